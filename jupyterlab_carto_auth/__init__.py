@@ -1,0 +1,47 @@
+"""Sign in to CARTO from JupyterLab; hand every kernel an authenticated CARTO client.
+
+This package has three parts (see docs and DESIGN): the prebuilt JupyterLab
+extension (``labextension/``), a small Jupyter server extension, and the
+kernel-side ``CartoAuth`` API. Importing the package must stay cheap and must not
+need ``jupyter_server`` or ``jupyterlab``: kernels often run in an environment
+that has neither. Everything heavy is imported lazily.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:
+    from ._version import __version__
+except ImportError:  # pragma: no cover - only in a source tree that was never built
+    __version__ = "0.0.0+unknown"
+
+if TYPE_CHECKING:
+    from .auth import CartoAuth
+    from .errors import CredentialsError
+
+__all__ = ["CartoAuth", "CredentialsError", "__version__"]
+
+_LAZY = {
+    "CartoAuth": ".auth",
+    "CredentialsError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyterlab-carto-auth"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyterlab_carto_auth.serverextension"}]

@@ -1,0 +1,170 @@
+"""Start the CARTO sandbox and a JupyterLab configured to use it.
+
+Used by ``make demo`` (interactive) and by the Galata UI tests (``--test``).
+Both servers bind to 127.0.0.1; every wait is bounded; Ctrl-C or SIGTERM stops
+both. Development tool only: not shipped in the wheel.
+
+    python sandbox/launch.py [--test] [--lab-port N] [--info-file F] [--access-token-ttl S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.Popen, dict]:
+    node = shutil.which("node")
+    if not node:
+        sys.exit("node was not found on PATH: install Node.js 20 (make demo does it for you).")
+    cmd = [
+        node,
+        str(HERE / "server.mjs"),
+        "--callback-port",
+        str(args.callback_port or free_port()),
+        "--access-token-ttl",
+        str(args.access_token_ttl),
+    ]
+    for host in ("localhost", "127.0.0.1"):
+        cmd += ["--spa-redirect-uri", f"http://{host}:{lab_port}/carto-auth/callback"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    deadline = time.monotonic() + 30
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if line.strip().startswith("{") or proc.poll() is not None:
+            break
+    if not line.strip().startswith("{"):
+        proc.kill()
+        sys.exit("The CARTO sandbox did not start within 30 s (see its messages above).")
+    return proc, json.loads(line)
+
+
+def lab_settings(info: dict) -> dict:
+    """The lab settings that point the extension at the sandbox."""
+    public = info["clients"]["public"]
+    return {
+        "jupyterlab-carto-auth:session": {
+            "issuer": info["issuer"],
+            "authorizeUrl": info["authorize_url"],
+            "tokenUrl": info["token_url"],
+            "revocationUrl": info["revocation_url"],
+            "clientId": public["client_id"],
+            "redirectUri": f"http://localhost:{info['callback_port']}/callback/",
+            "accessCodeRedirectUri": info["access_code_url"],
+            "accountsUrl": info["accounts_url"],
+            "tenantConfigUrlTemplate": info["tenant_config_url_template"],
+        }
+    }
+
+
+def kernel_env(info: dict) -> dict[str, str]:
+    """Environment for the server and its kernels (kernel-side settings, proxy allow-list)."""
+    origins = {info["issuer"].rstrip("/"), info["api_base_url"].rstrip("/")}
+    return {
+        "CARTO_AUTH_URL": info["authorize_url"],
+        "CARTO_TOKEN_URL": info["token_url"],
+        "CARTO_CLIENT_ID": info["clients"]["public"]["client_id"],
+        "CARTO_REDIRECT_URI": f"http://localhost:{info['callback_port']}/callback/",
+        "CARTO_ACCESS_CODE_URL": info["access_code_url"],
+        "CARTO_ACCOUNTS_URL": info["accounts_url"],
+        "CARTO_TENANT_CONFIG_URL_TEMPLATE": info["tenant_config_url_template"],
+        "CARTO_AUTH_ALLOWED_ORIGINS": ",".join(sorted(origins)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--test", action="store_true", help="Galata test configuration")
+    parser.add_argument("--lab-port", type=int, default=0, help="JupyterLab port (0: free)")
+    parser.add_argument("--callback-port", type=int, default=0, help="localhost callback port")
+    parser.add_argument("--access-token-ttl", type=int, default=3600)
+    parser.add_argument("--info-file", help="write the sandbox and lab URLs here (JSON)")
+    args = parser.parse_args()
+
+    lab_port = args.lab_port or free_port()
+    sandbox, info = start_sandbox(args, lab_port)
+    workdir = Path(tempfile.mkdtemp(prefix="carto-auth-lab-"))
+    settings_dir = workdir / "app-settings"
+    settings_dir.mkdir()
+    (settings_dir / "overrides.json").write_text(json.dumps(lab_settings(info), indent=2))
+    env = {**os.environ, **kernel_env(info), "JUPYTER_CONFIG_DIR": str(workdir / "config")}
+    lab_url = f"http://localhost:{lab_port}/lab"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.port={lab_port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.ip=127.0.0.1",
+        *([f"--ServerApp.log_level=WARN"] if args.test else []),
+        "--no-browser",
+        f"--LabApp.app_settings_dir={settings_dir}",
+    ]
+    if args.test:
+        cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
+    else:
+        root = workdir / "notebooks"
+        root.mkdir()
+        token = os.urandom(16).hex()
+        cmd += [f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}"]
+        lab_url += f"?token={token}"
+    if args.info_file:
+        Path(args.info_file).write_text(json.dumps({**info, "lab_url": lab_url}))
+        os.chmod(args.info_file, 0o600)
+
+    lab = subprocess.Popen(cmd, env=env)  # noqa: S603
+    if not args.test:
+        user = info["user"]
+        print(
+            "\n"
+            "  CARTO sandbox demo\n"
+            f"  JupyterLab:      {lab_url}\n"
+            f"  Sandbox sign-in: {user['email']} / {user['password']}\n"
+            "  Click 'Sign in to CARTO' in the status bar. Ctrl-C stops everything.\n",
+            flush=True,
+        )
+
+    def stop(*_: object) -> None:
+        for proc in (lab, sandbox):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in (lab, sandbox):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while lab.poll() is None and sandbox.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+// jupyterlab-carto-auth: the plugins. This file only wires; each feature
+// lives in its own module.
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { askForCode, showAccount } from './dialogs';
+import { CartoAuthError } from './errors';
+import { cartoIcon } from './icons';
+import { CartoSession } from './session';
+import { CommandIDs, PluginIDs, readSettings } from './settings';
+import { CartoStatus } from './statusbar';
+import { ICartoSession, ISignInOptions } from './tokens';
+
+export { ICartoSession } from './tokens';
+export type { ICartoSessionInfo, ICartoUser, ISignInOptions } from './tokens';
+
+/**
+ * The CARTO session service.
+ */
+const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
+  id: PluginIDs.session,
+  description: 'Owns the CARTO session: sign-in, refresh, sign-out.',
+  autoStart: true,
+  requires: [ISettingRegistry, IStateDB],
+  optional: [ITranslator],
+  provides: ICartoSession,
+  activate: async (
+    app: JupyterFrontEnd,
+    registry: ISettingRegistry,
+    state: IStateDB,
+    translator: ITranslator | null
+  ): Promise<ICartoSession> => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
+    const setting = await registry.load(PluginIDs.session);
+    const session = new CartoSession({
+      state,
+      trans,
+      settings: readSettings(setting),
+      askForCode: prompt => askForCode(prompt, trans),
+      serverSettings: app.serviceManager.serverSettings
+    });
+    setting.changed.connect(() => session.updateSettings(readSettings(setting)));
+    void app.restored.then(() => session.restore());
+    session.expiring.connect((_, secondsLeft) => {
+      Notification.warning(
+        trans.__('Your CARTO session ends in %1 seconds.', secondsLeft),
+        {
+          autoClose: false,
+          actions: [
+            {
+              label: trans.__('Renew'),
+              callback: () => void app.commands.execute(CommandIDs.signIn)
+            }
+          ]
+        }
+      );
+    });
+    return session;
+  }
+};
+
+/**
+ * Commands: sign in, paste an access code, sign out, account details.
+ */
+const commandsPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.commands,
+  description: 'Adds the CARTO commands to the palette and the Settings menu.',
+  autoStart: true,
+  requires: [ICartoSession],
+  optional: [ITranslator, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    session: ICartoSession,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
+    const { commands } = app;
+
+    const signIn = async (options: ISignInOptions = {}): Promise<void> => {
+      try {
+        await session.signIn(options);
+      } catch (error) {
+        if (!(error instanceof CartoAuthError) || error.code === 'cancelled') {
+          return;
+        }
+        if (error.offerPaste && options.method !== 'paste') {
+          const result = await showDialog({
+            title: trans.__('CARTO sign-in did not finish'),
+            body: error.message,
+            buttons: [
+              Dialog.cancelButton({ label: trans.__('Close') }),
+              Dialog.okButton({ label: trans.__('Paste access code') })
+            ]
+          });
+          if (result.button.accept) {
+            await signIn({ ...options, method: 'paste' });
+          }
+        } else {
+          Notification.error(error.message, { autoClose: false });
+        }
+      }
+    };
+
+    commands.addCommand(CommandIDs.signIn, {
+      label: trans.__('Sign in to CARTO'),
+      caption: trans.__('Sign in to CARTO in a pop-up window'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      icon: cartoIcon,
+      isEnabled: () => session.info.status !== 'signing-in',
+      execute: () => signIn()
+    });
+    commands.addCommand(CommandIDs.pasteCode, {
+      label: trans.__('Paste CARTO access code'),
+      caption: trans.__('Sign in to CARTO with an access code (for remote servers)'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => session.info.status !== 'signing-in',
+      execute: () => signIn({ method: 'paste' })
+    });
+    commands.addCommand(CommandIDs.signOut, {
+      label: trans.__('Sign out of CARTO'),
+      caption: trans.__('Sign out of CARTO in every tab and kernel'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => session.info.status === 'signed-in',
+      execute: () => session.signOut()
+    });
+    commands.addCommand(CommandIDs.showAccount, {
+      label: trans.__('CARTO Account'),
+      caption: trans.__('Show who is signed in to CARTO'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: async () => {
+        if (await showAccount(session.info, trans)) {
+          await session.signOut();
+        }
+      }
+    });
+    session.changed.connect(() => commands.notifyCommandChanged());
+
+    if (palette) {
+      const category = trans.__('CARTO');
+      for (const command of [
+        CommandIDs.signIn,
+        CommandIDs.pasteCode,
+        CommandIDs.signOut,
+        CommandIDs.showAccount
+      ]) {
+        palette.addItem({ command, category });
+      }
+    }
+  }
+};
+
+/**
+ * The status bar item (JupyterLab only: Notebook 7 has no status bar; its
+ * commands and menu entry still work).
+ */
+const statusbarPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.statusbar,
+  description: 'Shows the CARTO session in the status bar.',
+  autoStart: true,
+  requires: [ICartoSession, ISettingRegistry],
+  optional: [ITranslator, IStatusBar],
+  activate: async (
+    app: JupyterFrontEnd,
+    session: ICartoSession,
+    registry: ISettingRegistry,
+    translator: ITranslator | null,
+    statusBar: IStatusBar | null
+  ): Promise<void> => {
+    if (!statusBar) {
+      return;
+    }
+    const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
+    const setting = await registry.load(PluginIDs.statusbar);
+    const item = new CartoStatus(
+      session,
+      {
+        signIn: () => void app.commands.execute(CommandIDs.signIn),
+        cancel: () => session.cancelSignIn(),
+        showAccount: () => void app.commands.execute(CommandIDs.showAccount)
+      },
+      trans
+    );
+    statusBar.registerStatusItem(PluginIDs.statusbar, {
+      item,
+      align: 'left',
+      rank: 50,
+      isActive: () => setting.composite.showStatusItem as boolean,
+      activeStateChanged: setting.changed
+    });
+  }
+};
+
+export default [sessionPlugin, commandsPlugin, statusbarPlugin];

@@ -1,0 +1,67 @@
+// Typed view of the `jupyterlab-carto-auth:session` settings.
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+/** Plugin ids; settings schemas are named after their suffix. */
+export namespace PluginIDs {
+  export const session = 'jupyterlab-carto-auth:session';
+  export const commands = 'jupyterlab-carto-auth:commands';
+  export const statusbar = 'jupyterlab-carto-auth:statusbar';
+}
+
+/** Command ids. */
+export namespace CommandIDs {
+  export const signIn = 'carto-auth:sign-in';
+  export const signOut = 'carto-auth:sign-out';
+  export const pasteCode = 'carto-auth:paste-code';
+  export const showAccount = 'carto-auth:show-account';
+}
+
+/**
+ * Settings of the CARTO session. Defaults (in `schema/session.json`) are the
+ * real CARTO values.
+ */
+export interface ICartoSettings {
+  organization: string;
+  rememberSession: boolean;
+  signInMethod: 'auto' | 'popup' | 'paste';
+  clientId: string;
+  redirectUri: string;
+  accessCodeRedirectUri: string;
+  issuer: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  revocationUrl: string;
+  audience: string;
+  scope: string;
+  accountsUrl: string;
+  tenantConfigUrlTemplate: string;
+  apiBaseUrl: string;
+  tokenTransport: 'auto' | 'browser' | 'server';
+  refreshMarginSeconds: number;
+  signInTimeoutSeconds: number;
+}
+
+/**
+ * Read the composite settings, resolving `{baseUrl}` in the redirect URI to
+ * this server's absolute base URL (so a callback served by Jupyter works
+ * behind JupyterHub's `/user/<name>/` prefix).
+ */
+export function readSettings(
+  setting: ISettingRegistry.ISettings
+): ICartoSettings {
+  const composite = setting.composite as unknown as ICartoSettings;
+  return {
+    ...composite,
+    redirectUri: resolveBaseUrl(composite.redirectUri)
+  };
+}
+
+/** Replace `{baseUrl}` by the absolute URL of this Jupyter server. */
+export function resolveBaseUrl(template: string): string {
+  if (!template.includes('{baseUrl}')) {
+    return template;
+  }
+  const base = new URL(PageConfig.getBaseUrl(), window.location.href).href;
+  return template.replace('{baseUrl}', base.endsWith('/') ? base : base + '/');
+}

@@ -1,0 +1,99 @@
+// The CARTO status bar item: signed out, signing in (with cancel), signed in
+// as `<email> · <org> · <region>` with time left, or the last error.
+import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { timeLeft } from './dialogs';
+import { cartoIcon } from './icons';
+import { ICartoSession, ICartoSessionInfo } from './tokens';
+
+/** Actions of the status item. */
+export interface IStatusActions {
+  signIn(): void;
+  cancel(): void;
+  showAccount(): void;
+}
+
+/**
+ * The status item. Re-renders on session changes and on a clock tick, so the
+ * time left stays current.
+ */
+export class CartoStatus extends ReactWidget {
+  constructor(
+    private _session: ICartoSession,
+    private _actions: IStatusActions,
+    private _trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-CartoAuth-status');
+    this._tick = window.setInterval(() => this.update(), 15000);
+  }
+
+  dispose(): void {
+    window.clearInterval(this._tick);
+    super.dispose();
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this._session.changed} initialArgs={this._session.info}>
+        {(_, info) => this._renderInfo(info ?? this._session.info)}
+      </UseSignal>
+    );
+  }
+
+  private _renderInfo(info: ICartoSessionInfo): JSX.Element {
+    const trans = this._trans;
+    let label: string;
+    let title: string;
+    let onClick: () => void;
+    switch (info.status) {
+      case 'signed-in': {
+        const parts = [info.user?.email || trans.__('signed in')];
+        if (info.user?.org) {
+          parts.push(info.user.org);
+        }
+        if (info.region) {
+          parts.push(info.region);
+        }
+        if (info.expiresAt) {
+          parts.push(timeLeft(info.expiresAt, trans));
+        }
+        label = parts.join(' · ');
+        title = info.error ?? trans.__('Signed in to CARTO. Click for account details.');
+        onClick = () => this._actions.showAccount();
+        break;
+      }
+      case 'signing-in':
+        label = trans.__('Signing in to CARTO… (click to cancel)');
+        title = trans.__('Cancel the CARTO sign-in');
+        onClick = () => this._actions.cancel();
+        break;
+      case 'error':
+        label = trans.__('CARTO: sign-in failed');
+        title = info.error ?? '';
+        onClick = () => this._actions.signIn();
+        break;
+      default:
+        label = trans.__('Sign in to CARTO');
+        title = trans.__('Sign in to CARTO');
+        onClick = () => this._actions.signIn();
+    }
+    return (
+      <button
+        type="button"
+        className={`jp-CartoAuth-statusButton jp-mod-${info.status}${info.error ? ' jp-mod-warning' : ''}`}
+        title={title}
+        aria-label={title}
+        data-status={info.status}
+        onClick={onClick}
+      >
+        <cartoIcon.react tag="span" className="jp-CartoAuth-statusIcon" />
+        <span className="jp-CartoAuth-statusText">{label}</span>
+      </button>
+    );
+  }
+
+  private _tick: number;
+}

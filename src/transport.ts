@@ -1,0 +1,166 @@
+// How requests reach CARTO's identity provider and account APIs: straight
+// from the browser when the provider allows this origin (CORS), otherwise
+// through the Jupyter server extension, which forwards only to configured
+// CARTO hosts and requires Jupyter's own auth and XSRF token.
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { CartoAuthError, isFetchNetworkError } from './errors';
+
+/** A minimal HTTP response. */
+export interface IHttpResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** One HTTP request to an identity provider or CARTO API. */
+export interface IHttpRequest {
+  readonly url: string;
+  readonly method: 'GET' | 'POST';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Bound on the whole request, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** Send a request from the browser. Throws TypeError on network or CORS failure. */
+export async function browserFetch(req: IHttpRequest): Promise<IHttpResponse> {
+  const response = await fetch(req.url, {
+    method: req.method,
+    headers: req.headers,
+    body: req.body,
+    credentials: 'omit',
+    cache: 'no-store',
+    redirect: 'error',
+    signal: AbortSignal.timeout(req.timeoutMs)
+  });
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type') ?? '',
+    body: await response.text()
+  };
+}
+
+/** Send a request through the Jupyter server's allow-listed proxy. */
+export async function serverFetch(
+  req: IHttpRequest,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<IHttpResponse> {
+  const url = URLExt.join(settings.baseUrl, 'carto-auth', 'proxy');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(
+      url,
+      {
+        method: 'POST',
+        body: JSON.stringify({
+          url: req.url,
+          method: req.method,
+          headers: req.headers ?? {},
+          body: req.body
+        }),
+        signal: AbortSignal.timeout(req.timeoutMs + 5000)
+      },
+      settings
+    );
+  } catch (error) {
+    throw new CartoAuthError(
+      'network',
+      `The Jupyter server did not answer (${String(error)}).`
+    );
+  }
+  const text = await response.text();
+  let payload: any;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new CartoAuthError(
+      'bad_response',
+      `The Jupyter server's CARTO proxy answered ${response.status} without JSON. Is jupyterlab-carto-auth installed and enabled on the server (jupyter server extension list)?`
+    );
+  }
+  if (!response.ok) {
+    throw new CartoAuthError(
+      response.status === 504 || payload.error === 'network'
+        ? 'network'
+        : 'provider',
+      String(payload.message ?? payload.error ?? response.statusText)
+    );
+  }
+  return {
+    status: Number(payload.status),
+    contentType: String(payload.content_type ?? ''),
+    body: String(payload.body ?? '')
+  };
+}
+
+/**
+ * Chooses the browser or the server for each host, remembering the choice.
+ */
+export class Transport {
+  constructor(private _mode: () => 'auto' | 'browser' | 'server') {}
+
+  /**
+   * Whether requests to this URL's origin go through the server. `probe` is a
+   * harmless request whose response tells whether the browser may read it
+   * (default: a GET of the URL itself).
+   */
+  async viaServer(url: string, probe?: IHttpRequest): Promise<boolean> {
+    const mode = this._mode();
+    if (mode !== 'auto') {
+      return mode === 'server';
+    }
+    const origin = new URL(url).origin;
+    let known = this._viaServer.get(origin);
+    if (known === undefined) {
+      known = await this._probe(
+        probe ?? { url, method: 'GET', timeoutMs: 10000 }
+      );
+      this._viaServer.set(origin, known);
+    }
+    return known;
+  }
+
+  /** Send a request by the route chosen for its origin. */
+  async fetch(req: IHttpRequest): Promise<IHttpResponse> {
+    if (await this.viaServer(req.url)) {
+      return serverFetch(req);
+    }
+    try {
+      return await browserFetch(req);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'TimeoutError') {
+        throw new CartoAuthError(
+          'timeout',
+          `${new URL(req.url).host} did not answer within ${Math.round(req.timeoutMs / 1000)} s.`
+        );
+      }
+      if (isFetchNetworkError(error)) {
+        throw new CartoAuthError(
+          'network',
+          `Could not reach ${new URL(req.url).host}. Check your network connection and the CARTO settings.`
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Find out whether the browser may read responses from an origin. A
+   * harmless request (never a real code exchange: a code must not be spent on
+   * a probe) whose response the browser can read means CORS allows us; a
+   * network-level failure means it does not, or the host is down, and then the
+   * server is the better route either way.
+   */
+  private async _probe(probe: IHttpRequest): Promise<boolean> {
+    try {
+      await browserFetch(probe);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  private _viaServer = new Map<string, boolean>();
+}
