@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 CHROMIUM := /usr/bin/chromium
 # Tools the build backend needs in the venv (installs use --no-build-isolation).
-BUILD_REQS := hatchling>=1.5.0 hatch-nodejs-version>=0.3.2 hatch-jupyter-builder>=0.5 jupyterlab==4.6.6
+BUILD_REQS := 'hatchling>=1.5.0' 'hatch-nodejs-version>=0.3.2' 'hatch-jupyter-builder>=0.5' 'jupyterlab==4.6.6'
 
 .PHONY: help demo test install lint lint-js lint-py jest pytest ui-test sandbox-test bench chromium clean
 

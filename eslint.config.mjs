@@ -56,5 +56,11 @@ export default tseslint.config(
     files: ['sandbox/**/*.mjs', 'ui-tests/**/*.{js,ts,mjs}'],
     languageOptions: { globals: { ...globals.node } }
   },
+  {
+    // Playwright loads its configuration as CommonJS.
+    files: ['ui-tests/playwright.config.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
   prettierConfig
 );

@@ -41,8 +41,12 @@ export class PasteCodeBody
       <div>
         <p>
           {tabBlocked
-            ? trans.__('Open the CARTO sign-in page, sign in, and copy the access code it shows:')
-            : trans.__('A CARTO sign-in page opened in a new tab. Sign in there, copy the access code it shows, and paste it here.')}{' '}
+            ? trans.__(
+                'Open the CARTO sign-in page, sign in, and copy the access code it shows:'
+              )
+            : trans.__(
+                'A CARTO sign-in page opened in a new tab. Sign in there, copy the access code it shows, and paste it here.'
+              )}{' '}
           <a
             href={authorizeUrl}
             target="_blank"
@@ -72,7 +76,11 @@ export class PasteCodeBody
           }}
         />
         {error && (
-          <p id="jp-CartoAuth-code-error" className="jp-CartoAuth-error" role="alert">
+          <p
+            id="jp-CartoAuth-code-error"
+            className="jp-CartoAuth-error"
+            role="alert"
+          >
             {error}
           </p>
         )}
@@ -101,10 +109,18 @@ export async function askForCode(
 }
 
 /** Human text for the time left before a given epoch-ms instant. */
-export function timeLeft(expiresAt: number, trans: TranslationBundle, now = Date.now()): string {
+export function timeLeft(
+  expiresAt: number,
+  trans: TranslationBundle,
+  now = Date.now()
+): string {
   const seconds = Math.max(0, Math.round((expiresAt - now) / 1000));
   if (seconds >= 3600) {
-    return trans.__('%1 h %2 min', Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60));
+    return trans.__(
+      '%1 h %2 min',
+      Math.floor(seconds / 3600),
+      Math.floor((seconds % 3600) / 60)
+    );
   }
   if (seconds >= 60) {
     return trans.__('%1 min', Math.floor(seconds / 60));
@@ -118,7 +134,10 @@ export async function showAccount(
   trans: TranslationBundle
 ): Promise<boolean> {
   const rows: [string, string][] = [
-    [trans.__('User'), info.user ? `${info.user.name} <${info.user.email}>` : '—'],
+    [
+      trans.__('User'),
+      info.user ? `${info.user.name} <${info.user.email}>` : '—'
+    ],
     [trans.__('Organization'), info.user?.org ?? '—'],
     [trans.__('Region'), info.region ?? '—'],
     [trans.__('API base URL'), info.apiBaseUrl ?? '—'],

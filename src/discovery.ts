@@ -40,7 +40,10 @@ export async function discoverApiBaseUrl(
   const accounts = await transport.fetch({
     url: settings.accountsUrl,
     method: 'GET',
-    headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      accept: 'application/json'
+    },
     timeoutMs: 20000
   });
   let account: { tenant_domain?: unknown; region?: unknown };

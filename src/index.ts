@@ -4,17 +4,23 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { askForCode, showAccount } from './dialogs';
 import { CartoAuthError } from './errors';
 import { cartoIcon } from './icons';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the session is the service this plugin provides at activation
 import { CartoSession } from './session';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the status item is registered at activation
 import { CartoStatus } from './statusbar';
 import { ICartoSession, ISignInOptions } from './tokens';
 
@@ -39,14 +45,18 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
   ): Promise<ICartoSession> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const setting = await registry.load(PluginIDs.session);
+    const { serverSettings } = app.serviceManager;
     const session = new CartoSession({
       state,
       trans,
-      settings: readSettings(setting),
-      askForCode: prompt => askForCode(prompt, trans),
-      serverSettings: app.serviceManager.serverSettings
+      settings: readSettings(setting, serverSettings.baseUrl),
+      askForCode: async prompt =>
+        (await import('./dialogs')).askForCode(prompt, trans),
+      serverSettings
     });
-    setting.changed.connect(() => session.updateSettings(readSettings(setting)));
+    setting.changed.connect(() =>
+      session.updateSettings(readSettings(setting, serverSettings.baseUrl))
+    );
     void app.restored.then(() => session.restore());
     session.expiring.connect((_, secondsLeft) => {
       Notification.warning(
@@ -119,7 +129,9 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.pasteCode, {
       label: trans.__('Paste CARTO access code'),
-      caption: trans.__('Sign in to CARTO with an access code (for remote servers)'),
+      caption: trans.__(
+        'Sign in to CARTO with an access code (for remote servers)'
+      ),
       describedBy: { args: { type: 'object', properties: {} } },
       isEnabled: () => session.info.status !== 'signing-in',
       execute: () => signIn({ method: 'paste' })
@@ -136,6 +148,7 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       caption: trans.__('Show who is signed in to CARTO'),
       describedBy: { args: { type: 'object', properties: {} } },
       execute: async () => {
+        const { showAccount } = await import('./dialogs');
         if (await showAccount(session.info, trans)) {
           await session.signOut();
         }

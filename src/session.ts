@@ -12,7 +12,12 @@ import { discoverApiBaseUrl } from './discovery';
 import { CartoAuthError } from './errors';
 import { createOidcClient } from './oidc';
 import { ICartoSettings, PluginIDs } from './settings';
-import { AskForCode, SignInFlows, browserIsOnServerMachine, isLoopbackRedirect } from './signin';
+import {
+  AskForCode,
+  SignInFlows,
+  browserIsOnServerMachine,
+  isLoopbackRedirect
+} from './signin';
 import {
   ICartoSession,
   ICartoSessionInfo,
@@ -135,8 +140,7 @@ export class CartoSession implements ICartoSession {
       this._post({ type: 'hello' });
       if (this._settings.rememberSession) {
         const stored = (await this._state.fetch(STATE_KEY)) as
-          | IStoredSession
-          | undefined;
+          IStoredSession | undefined;
         if (stored && stored.v === 1 && !this._stored) {
           await this._adopt(stored, false);
         }
@@ -144,7 +148,10 @@ export class CartoSession implements ICartoSession {
         await this._state.remove(STATE_KEY);
       }
     } catch (error) {
-      console.warn('jupyterlab-carto-auth: could not restore the session', String(error));
+      console.warn(
+        'jupyterlab-carto-auth: could not restore the session',
+        String(error)
+      );
     } finally {
       this._ready.resolve();
     }
@@ -184,8 +191,16 @@ export class CartoSession implements ICartoSession {
       const method = options.method ?? this._defaultMethod();
       const response =
         method === 'paste'
-          ? await this._flows.paste(settings, organization, attempt.controller.signal)
-          : await this._flows.popup(settings, organization, attempt.controller.signal);
+          ? await this._flows.paste(
+              settings,
+              organization,
+              attempt.controller.signal
+            )
+          : await this._flows.popup(
+              settings,
+              organization,
+              attempt.controller.signal
+            );
       await this._signedIn(response);
       attempt.promise.resolve();
     } catch (error) {
@@ -194,7 +209,11 @@ export class CartoSession implements ICartoSession {
           ? error
           : new CartoAuthError('bad_response', String(error));
       if (failure.code === 'cancelled') {
-        this._setInfo({ ...previous, status: previous.status === 'signing-in' ? 'signed-out' : previous.status });
+        this._setInfo({
+          ...previous,
+          status:
+            previous.status === 'signing-in' ? 'signed-out' : previous.status
+        });
       } else {
         this._setInfo({
           ...(this._stored ? this._infoOf(this._stored) : SIGNED_OUT),
@@ -247,7 +266,11 @@ export class CartoSession implements ICartoSession {
           return;
         }
       }
-      if (!this._stored || this._stored.sessionId !== sessionId || !this._secrets) {
+      if (
+        !this._stored ||
+        this._stored.sessionId !== sessionId ||
+        !this._secrets
+      ) {
         return;
       }
       await this._doRefresh();
@@ -286,7 +309,10 @@ export class CartoSession implements ICartoSession {
       });
       await this._signedIn(response, stored);
     } catch (error) {
-      const left = Math.max(0, Math.round((stored.expiresAt - Date.now()) / 1000));
+      const left = Math.max(
+        0,
+        Math.round((stored.expiresAt - Date.now()) / 1000)
+      );
       const message = this._trans.__(
         'Could not renew the CARTO session (%1). The current access token stays valid for %2 more seconds; sign in again before then.',
         error instanceof Error ? error.message : String(error),
@@ -295,7 +321,9 @@ export class CartoSession implements ICartoSession {
       this._setInfo({ ...this._info, error: message });
       this._expiring.emit(left);
       // Try again later, while the old token lasts.
-      this._schedule(Math.min(30_000, Math.max(5_000, (stored.expiresAt - Date.now()) / 3)));
+      this._schedule(
+        Math.min(30_000, Math.max(5_000, (stored.expiresAt - Date.now()) / 3))
+      );
       throw error;
     }
   }
@@ -317,19 +345,34 @@ export class CartoSession implements ICartoSession {
       scope: response.scope ?? null,
       profile: response.profile ?? this._secrets?.profile
     };
-    const claims = { ...(decodeJwtPayload(response.access_token) ?? {}), ...response.profile };
-    const email = String(claims.email ?? claims['https://carto.com/email'] ?? previous?.user.email ?? '');
+    const claims = {
+      ...(decodeJwtPayload(response.access_token) ?? {}),
+      ...response.profile
+    };
+    const email = String(
+      claims.email ??
+        claims['https://carto.com/email'] ??
+        previous?.user.email ??
+        ''
+    );
     const user: ICartoUser = {
       email,
       name: String(claims.name ?? email),
-      org: typeof claims.org_id === 'string' ? claims.org_id : previous?.user.org ?? null
+      org:
+        typeof claims.org_id === 'string'
+          ? claims.org_id
+          : (previous?.user.org ?? null)
     };
     let apiBaseUrl = previous?.apiBaseUrl ?? null;
     let region = previous?.region ?? null;
     let discoveryError: string | null = null;
     if (!previous) {
       try {
-        const found = await discoverApiBaseUrl(this._settings, secrets.accessToken, this._transport);
+        const found = await discoverApiBaseUrl(
+          this._settings,
+          secrets.accessToken,
+          this._transport
+        );
         apiBaseUrl = found.apiBaseUrl;
         region = found.region;
       } catch (error) {
@@ -373,7 +416,10 @@ export class CartoSession implements ICartoSession {
     }
   }
 
-  private async _commit(stored: IStoredSession, error: string | null): Promise<void> {
+  private async _commit(
+    stored: IStoredSession,
+    error: string | null
+  ): Promise<void> {
     this._stored = stored;
     this._setInfo({ ...this._infoOf(stored), error });
     this._scheduleFor(stored);
@@ -398,7 +444,11 @@ export class CartoSession implements ICartoSession {
         this._post({ type: 'session', stored: this._stored });
       }
     } else if (message?.type === 'session') {
-      if (!this._stored || message.stored.expiresAt >= this._stored.expiresAt || message.stored.sessionId !== this._stored.sessionId) {
+      if (
+        !this._stored ||
+        message.stored.expiresAt >= this._stored.expiresAt ||
+        message.stored.sessionId !== this._stored.sessionId
+      ) {
         await this._adopt(message.stored, false);
       }
     } else if (message?.type === 'signed-out') {
@@ -433,11 +483,16 @@ export class CartoSession implements ICartoSession {
 
   /** When to act before expiry: the margin setting, at most a quarter of the lifetime. */
   private _margin(): number {
-    return Math.min(this._settings.refreshMarginSeconds * 1000, this._lifetime() / 4);
+    return Math.min(
+      this._settings.refreshMarginSeconds * 1000,
+      this._lifetime() / 4
+    );
   }
 
   private _needsRefresh(): boolean {
-    return !!this._stored && this._stored.expiresAt - Date.now() <= this._margin();
+    return (
+      !!this._stored && this._stored.expiresAt - Date.now() <= this._margin()
+    );
   }
 
   private _scheduleFor(stored: IStoredSession): void {
@@ -455,7 +510,9 @@ export class CartoSession implements ICartoSession {
         if (stored.canRefresh) {
           void this.refresh().catch(() => undefined);
         } else {
-          this._expiring.emit(Math.max(0, Math.round((stored.expiresAt - Date.now()) / 1000)));
+          this._expiring.emit(
+            Math.max(0, Math.round((stored.expiresAt - Date.now()) / 1000))
+          );
         }
       },
       Math.max(0, delay)
@@ -466,7 +523,9 @@ export class CartoSession implements ICartoSession {
           void this._forget().then(() =>
             this._setInfo({
               ...SIGNED_OUT,
-              error: this._trans.__('The CARTO session has expired. Sign in again.')
+              error: this._trans.__(
+                'The CARTO session has expired. Sign in again.'
+              )
             })
           );
         }
@@ -498,7 +557,8 @@ export class CartoSession implements ICartoSession {
     }
     // The localhost callback only reaches this Jupyter server when the browser
     // runs on the same machine; a callback page served by Jupyter always does.
-    return !isLoopbackRedirect(this._settings.redirectUri) || browserIsOnServerMachine()
+    return !isLoopbackRedirect(this._settings.redirectUri) ||
+      browserIsOnServerMachine()
       ? 'popup'
       : 'paste';
   }
@@ -515,7 +575,10 @@ export class CartoSession implements ICartoSession {
   private _info: ICartoSessionInfo = SIGNED_OUT;
   private _stored: IStoredSession | null = null;
   private _secrets: ISecrets | null = null;
-  private _attempt: { controller: AbortController; promise: PromiseDelegate<void> } | null = null;
+  private _attempt: {
+    controller: AbortController;
+    promise: PromiseDelegate<void>;
+  } | null = null;
   private _timer = 0;
   private _expiryTimer = 0;
   private _ready = new PromiseDelegate<void>();
@@ -524,7 +587,9 @@ export class CartoSession implements ICartoSession {
 }
 
 /** The claims of a JWT, without verifying it (display only), or null. */
-export function decodeJwtPayload(token: string): Record<string, unknown> | null {
+export function decodeJwtPayload(
+  token: string
+): Record<string, unknown> | null {
   const parts = token.split('.');
   if (parts.length !== 3) {
     return null;

@@ -1,5 +1,4 @@
 // Typed view of the `jupyterlab-carto-auth:session` settings.
-import { PageConfig } from '@jupyterlab/coreutils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 /** Plugin ids; settings schemas are named after their suffix. */
@@ -48,20 +47,25 @@ export interface ICartoSettings {
  * behind JupyterHub's `/user/<name>/` prefix).
  */
 export function readSettings(
-  setting: ISettingRegistry.ISettings
+  setting: ISettingRegistry.ISettings,
+  baseUrl: string
 ): ICartoSettings {
   const composite = setting.composite as unknown as ICartoSettings;
   return {
     ...composite,
-    redirectUri: resolveBaseUrl(composite.redirectUri)
+    redirectUri: resolveBaseUrl(composite.redirectUri, baseUrl)
   };
 }
 
-/** Replace `{baseUrl}` by the absolute URL of this Jupyter server. */
-export function resolveBaseUrl(template: string): string {
+/**
+ * Replace `{baseUrl}` by the absolute URL of this Jupyter server.
+ *
+ * @param baseUrl - the server's base URL (`ServerConnection.ISettings.baseUrl`).
+ */
+export function resolveBaseUrl(template: string, baseUrl: string): string {
   if (!template.includes('{baseUrl}')) {
     return template;
   }
-  const base = new URL(PageConfig.getBaseUrl(), window.location.href).href;
+  const base = new URL(baseUrl, window.location.href).href;
   return template.replace('{baseUrl}', base.endsWith('/') ? base : base + '/');
 }

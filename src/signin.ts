@@ -87,7 +87,11 @@ export class SignInFlows {
     }
     const cleanups: (() => void)[] = [() => popup.close()];
     try {
-      const client = await this._client(settings, settings.redirectUri, organization);
+      const client = await this._client(
+        settings,
+        settings.redirectUri,
+        organization
+      );
       const request = await client.createSigninRequest({});
       const stateId = request.state.id;
       let callback: Promise<string>;
@@ -189,20 +193,23 @@ export class SignInFlows {
     redirectUri: string,
     organization: string
   ) {
-    const viaServer = await this._options.transport.viaServer(settings.tokenUrl, {
-      // A refresh with a token that cannot exist: the provider answers
-      // invalid_grant, and whether the browser can read that answer is the
-      // question. No code is spent, nothing is created.
-      url: settings.tokenUrl,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        client_id: settings.clientId,
-        refresh_token: 'cors-probe'
-      }).toString(),
-      timeoutMs: 10000
-    });
+    const viaServer = await this._options.transport.viaServer(
+      settings.tokenUrl,
+      {
+        // A refresh with a token that cannot exist: the provider answers
+        // invalid_grant, and whether the browser can read that answer is the
+        // question. No code is spent, nothing is created.
+        url: settings.tokenUrl,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: settings.clientId,
+          refresh_token: 'cors-probe'
+        }).toString(),
+        timeoutMs: 10000
+      }
+    );
     return createOidcClient({
       settings,
       redirectUri,
@@ -237,7 +244,9 @@ export class SignInFlows {
       if (error instanceof ErrorTimeout) {
         throw new CartoAuthError(
           'timeout',
-          trans.__('The CARTO sign-in service did not answer in time. Try again.')
+          trans.__(
+            'The CARTO sign-in service did not answer in time. Try again.'
+          )
         );
       }
       if (isFetchNetworkError(error)) {
@@ -283,12 +292,18 @@ export class SignInFlows {
     );
   }
 
-  private async _startRelay(redirectUri: string, state: string): Promise<string> {
+  private async _startRelay(
+    redirectUri: string,
+    state: string
+  ): Promise<string> {
     const { trans } = this._options;
     const settings = this._serverSettings();
     const response = await this._serverRequest(
       URLExt.join(settings.baseUrl, 'carto-auth', 'relay'),
-      { method: 'POST', body: JSON.stringify({ redirect_uri: redirectUri, state }) }
+      {
+        method: 'POST',
+        body: JSON.stringify({ redirect_uri: redirectUri, state })
+      }
     );
     const payload = await response.json().catch(() => ({}));
     if (response.status === 409) {
@@ -318,9 +333,18 @@ export class SignInFlows {
     signal: AbortSignal
   ): Promise<string> {
     const { trans } = this._options;
-    const url = URLExt.join(this._serverSettings().baseUrl, 'carto-auth', 'relay', attempt);
+    const url = URLExt.join(
+      this._serverSettings().baseUrl,
+      'carto-auth',
+      'relay',
+      attempt
+    );
     while (!signal.aborted) {
-      const response = await this._serverRequest(url + '?wait=20', { method: 'GET' }, signal);
+      const response = await this._serverRequest(
+        url + '?wait=20',
+        { method: 'GET' },
+        signal
+      );
       const payload = await response.json().catch(() => ({}));
       if (payload.status === 'done') {
         const callback = new URL(redirectUri);
@@ -339,7 +363,12 @@ export class SignInFlows {
   }
 
   private async _cancelRelay(attempt: string): Promise<void> {
-    const url = URLExt.join(this._serverSettings().baseUrl, 'carto-auth', 'relay', attempt);
+    const url = URLExt.join(
+      this._serverSettings().baseUrl,
+      'carto-auth',
+      'relay',
+      attempt
+    );
     await this._serverRequest(url, { method: 'DELETE' }).catch(() => undefined);
   }
 
@@ -391,7 +420,10 @@ export class SignInFlows {
       }
       throw new CartoAuthError(
         'network',
-        this._options.trans.__('The Jupyter server did not answer (%1).', String(error))
+        this._options.trans.__(
+          'The Jupyter server did not answer (%1).',
+          String(error)
+        )
       );
     }
   }
@@ -405,7 +437,10 @@ export class SignInFlows {
  * Wait for the callback page served by Jupyter (own SPA client) to announce
  * its URL on the extension's BroadcastChannel.
  */
-function waitForCallbackPage(stateId: string, signal: AbortSignal): Promise<string> {
+function waitForCallbackPage(
+  stateId: string,
+  signal: AbortSignal
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const channel = new BroadcastChannel('jupyterlab-carto-auth');
     const onMessage = (event: MessageEvent) => {
@@ -413,7 +448,10 @@ function waitForCallbackPage(stateId: string, signal: AbortSignal): Promise<stri
         return;
       }
       const data = event.data;
-      if (data?.type !== 'carto-auth:callback' || typeof data.url !== 'string') {
+      if (
+        data?.type !== 'carto-auth:callback' ||
+        typeof data.url !== 'string'
+      ) {
         return;
       }
       if (new URL(data.url).searchParams.get('state') !== stateId) {

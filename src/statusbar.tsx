@@ -37,7 +37,10 @@ export class CartoStatus extends ReactWidget {
 
   render(): JSX.Element {
     return (
-      <UseSignal signal={this._session.changed} initialArgs={this._session.info}>
+      <UseSignal
+        signal={this._session.changed}
+        initialArgs={this._session.info}
+      >
         {(_, info) => this._renderInfo(info ?? this._session.info)}
       </UseSignal>
     );
@@ -61,7 +64,9 @@ export class CartoStatus extends ReactWidget {
           parts.push(timeLeft(info.expiresAt, trans));
         }
         label = parts.join(' · ');
-        title = info.error ?? trans.__('Signed in to CARTO. Click for account details.');
+        title =
+          info.error ??
+          trans.__('Signed in to CARTO. Click for account details.');
         onClick = () => this._actions.showAccount();
         break;
       }

@@ -6,10 +6,7 @@ import { ISignal } from '@lumino/signaling';
  * Where the session is in its life.
  */
 export type CartoSessionStatus =
-  | 'signed-out'
-  | 'signing-in'
-  | 'signed-in'
-  | 'error';
+  'signed-out' | 'signing-in' | 'signed-in' | 'error';
 
 /**
  * Who is signed in (from the ID token and access token claims).

@@ -7,7 +7,8 @@ const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const root = path.resolve(__dirname, '..');
-const python = process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
+const python =
+  process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
 
 // Chosen once in the main process; workers inherit the environment.
 if (!process.env.CARTO_TEST_LAB_PORT) {

@@ -20,7 +20,9 @@ export interface ISandboxInfo {
 export function sandboxInfo(): ISandboxInfo {
   const file = process.env.CARTO_TEST_INFO;
   if (!file) {
-    throw new Error('CARTO_TEST_INFO is not set: run the UI tests with jlpm ui-test');
+    throw new Error(
+      'CARTO_TEST_INFO is not set: run the UI tests with jlpm ui-test'
+    );
   }
   return JSON.parse(fs.readFileSync(file, 'utf-8'));
 }
