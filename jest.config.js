@@ -4,7 +4,10 @@ const jestJupyterLab = require('@jupyterlab/testutils/lib/jest-config');
 
 const esModules = [
   '@codemirror',
-  '@jupyter/ydoc',
+  '@jupyter/',
+  '@microsoft/',
+  'exenv-es6',
+  'lodash-es',
   '@jupyterlab/',
   'lib0',
   'nanoid',
@@ -26,10 +29,7 @@ module.exports = {
     '!src/**/.ipynb_checkpoints/*'
   ],
   coverageReporters: ['lcov', 'text-summary'],
-  testRegex: 'src/.*/__tests__/.*\\.spec\\.tsx?$',
-  transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`],
-  transform: {
-    '\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
-    '\\.jsx?$': 'babel-jest'
-  }
+  roots: ['<rootDir>/src'],
+  testRegex: 'src/(.*/)?__tests__/.*\\.spec\\.tsx?$',
+  transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
 };
