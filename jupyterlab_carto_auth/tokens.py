@@ -1,0 +1,50 @@
+"""An access token and when it expires, never shown in full."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+#: A token is refreshed when it has less than this many seconds left.
+DEFAULT_MARGIN = 60.0
+
+
+def mask(secret: str) -> str:
+    """A secret's first four characters (for tokens longer than 16) then ``…(masked)``."""
+    prefix = secret[:4] if len(secret) > 16 else ""
+    return f"{prefix}…(masked)"
+
+
+@dataclass(frozen=True)
+class Token:
+    """An OAuth access token with its expiry as UTC epoch seconds.
+
+    ``expires_at`` is computed from ``time.time()``, which is UTC everywhere:
+    carto-auth's ``datetime.utcnow().timestamp()`` is off by the local UTC offset.
+    """
+
+    access_token: str = field(repr=False)
+    expires_at: float
+
+    @classmethod
+    def from_expires_in(
+        cls, access_token: str, expires_in: float, now: float | None = None
+    ) -> Token:
+        """A token that expires ``expires_in`` seconds after ``now`` (default: now)."""
+        start = time.time() if now is None else now
+        return cls(access_token=access_token, expires_at=start + float(expires_in))
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds left before expiry (negative once expired)."""
+        return self.expires_at - (time.time() if now is None else now)
+
+    def is_valid(self, margin: float = DEFAULT_MARGIN) -> bool:
+        """True while the token has more than ``margin`` seconds left."""
+        return math.isfinite(self.expires_at) and self.expires_in() > margin
+
+    def __repr__(self) -> str:
+        return (
+            f"Token(access_token={mask(self.access_token)!r}, "
+            f"expires_at={self.expires_at:.0f}, expires_in={self.expires_in():.0f}s)"
+        )
