@@ -1,0 +1,317 @@
+"""HTTP handlers of the server extension, all under ``{base_url}carto-auth/``.
+
+The contract the lab relies on is written down in ``docs/server-api.md``. In short:
+
+- ``GET callback``: static redirect page for a user's own SPA OAuth client (no auth).
+- ``POST relay`` / ``GET relay/<attempt>?wait=`` / ``DELETE relay/<attempt>``: the
+  localhost callback relay (:mod:`jupyterlab_carto_auth.relay`).
+- ``POST proxy``: the allow-listed token/discovery proxy
+  (:mod:`jupyterlab_carto_auth.proxy`).
+
+Every JSON answer carries ``Cache-Control: no-store``; errors are
+``{"error": <code>, "message": <text for humans>}``. The JSON endpoints need
+Jupyter's authentication, and Jupyter's XSRF check for POST and DELETE.
+
+Server-side only: imports jupyter_server and tornado.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import math
+import re
+from http.client import responses
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from . import proxy
+from .relay import RelayError, inline_script_csp
+
+if TYPE_CHECKING:
+    from .serverextension import CartoAuthServer
+
+#: Default and largest ``wait`` of the relay long-poll, in seconds.
+DEFAULT_WAIT = 25.0
+MAX_WAIT = 30.0
+#: Largest JSON request body the endpoints accept.
+MAX_REQUEST_BYTES = 256 * 1024
+
+_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+class _ApiError(web.HTTPError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.message = message
+
+
+class _JsonHandler(APIHandler):
+    """JSON in, JSON out, never cached; errors as ``{"error", "message"}``."""
+
+    carto: CartoAuthServer
+
+    def initialize(self, carto: CartoAuthServer) -> None:
+        self.carto = carto
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-store")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, _ApiError):
+            code, message = error.code, error.message
+        else:
+            code = _ERROR_CODES.get(status_code, "server_error")
+            message = responses.get(status_code, "Unknown error")
+            if isinstance(error, web.HTTPError) and error.log_message and status_code < 500:
+                message = error.log_message % error.args if error.args else error.log_message
+        self.finish(json.dumps({"error": code, "message": message}))
+
+    def send_json(self, status: int, payload: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(payload))
+
+    def read_json(self) -> dict[str, Any]:
+        if len(self.request.body) > MAX_REQUEST_BYTES:
+            raise _ApiError(400, "bad_request", "The request body is too large.")
+        try:
+            payload = json.loads(self.request.body or b"null")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise _ApiError(400, "bad_request", "The request body must be a JSON object.")
+        return payload
+
+
+class CallbackPageHandler(JupyterHandler):
+    """``GET carto-auth/callback``: forwards its own URL to the lab, renders nothing from it.
+
+    Needs no Jupyter login: it holds no secret and only talks to same-origin
+    windows (BroadcastChannel and ``window.opener`` with a same-origin target).
+    """
+
+    @property
+    def content_security_policy(self) -> str:
+        return callback_page()[1]
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.finish(callback_page()[0])
+
+
+class RelayHandler(_JsonHandler):
+    """``POST carto-auth/relay``: listen on the loopback redirect URI for one attempt."""
+
+    @web.authenticated
+    def post(self) -> None:
+        payload = self.read_json()
+        try:
+            attempt = self.carto.relay.start(payload.get("redirect_uri"), payload.get("state"))
+        except RelayError as e:
+            raise _ApiError(e.status, e.code, e.message) from None
+        timeout = self.carto.relay_timeout
+        self.send_json(
+            201,
+            {
+                "attempt": attempt.id,
+                "expires_in": int(timeout) if timeout.is_integer() else timeout,
+            },
+        )
+
+
+class RelayAttemptHandler(_JsonHandler):
+    """``GET`` (long-poll) and ``DELETE`` (cancel) ``carto-auth/relay/<attempt>``."""
+
+    _waiter: asyncio.Future[None] | None = None
+    _gone = False
+
+    @web.authenticated
+    async def get(self, attempt_id: str) -> None:
+        raw = self.get_query_argument("wait", str(DEFAULT_WAIT))
+        try:
+            wait = float(raw)
+        except ValueError:
+            wait = math.nan
+        if math.isnan(wait):
+            raise _ApiError(400, "bad_request", "wait must be a number of seconds.")
+        wait = min(max(wait, 0.0), MAX_WAIT)
+        relay = self.carto.relay
+        self._waiter = asyncio.ensure_future(relay.wait(attempt_id, wait))
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._waiter
+        if self._gone:
+            # The lab hung up while waiting: leave a result for its next poll.
+            return
+        result = relay.poll(attempt_id)
+        if result is None:
+            raise _ApiError(
+                404, "not_found", "This sign-in attempt was cancelled or is already finished."
+            )
+        self.send_json(200, result)
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        if self._waiter is not None:
+            self._waiter.cancel()
+
+    @web.authenticated
+    def delete(self, attempt_id: str) -> None:
+        if not self.carto.relay.cancel(attempt_id):
+            raise _ApiError(404, "not_found", "No such sign-in attempt.")
+        self.set_status(204)
+        self.finish()
+
+
+class ProxyHandler(_JsonHandler):
+    """``POST carto-auth/proxy``: forward one request to an allow-listed CARTO host."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        payload = self.read_json()
+        try:
+            request = proxy.parse_request(payload, self.carto.origins)
+        except proxy.ProxyError as e:
+            if e.origin is not None:
+                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
+            raise _ApiError(e.status, e.code, e.message) from None
+        try:
+            envelope = await proxy.forward(
+                request,
+                timeout=self.carto.proxy_timeout,
+                max_bytes=self.carto.max_response_bytes,
+                user_agent=self.carto.user_agent,
+            )
+        except proxy.ProxyError as e:
+            self.log.info(
+                "carto-auth proxy: %s %s%s failed: %s",
+                request.method,
+                request.origin,
+                request.path,
+                e.code,
+            )
+            raise _ApiError(e.status, e.code, e.message) from None
+        self.log.info(
+            "carto-auth proxy: %s %s%s -> %d",
+            request.method,
+            request.origin,
+            request.path,
+            envelope["status"],
+        )
+        self.send_json(200, envelope)
+
+
+class RawProxyHandler(_JsonHandler):
+    """``GET|POST carto-auth/proxy/raw?url=<target>``: the same proxy, pass-through.
+
+    For OAuth libraries that speak plain HTTP to a token endpoint (oidc-client-ts
+    in the lab): the form body and the allowed headers are forwarded as they
+    are, and the upstream status, content type and body come back unchanged.
+    Failures of the proxy itself answer in OAuth's error shape
+    (``{"error", "error_description"}``) so such a library reports them.
+    """
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, _ApiError):
+            code, message = error.code, error.message
+        else:
+            code = _ERROR_CODES.get(status_code, "server_error")
+            message = responses.get(status_code, "Unknown error")
+        self.finish(json.dumps({"error": code, "error_description": message}))
+
+    async def _forward(self, method: str) -> None:
+        headers = {
+            name: value
+            for name in proxy.FORWARDED_HEADERS
+            if (value := self.request.headers.get(name)) is not None
+        }
+        # This request reached Jupyter with Jupyter's own credentials; only an
+        # OAuth credential meant for the provider may travel on.
+        if not re.match(r"(?i)(bearer|basic) ", headers.get("authorization", "")):
+            headers.pop("authorization", None)
+        payload = {
+            "url": self.get_query_argument("url", ""),
+            "method": method,
+            "headers": headers,
+            "body": self.request.body.decode("utf-8", errors="replace")
+            if method == "POST"
+            else None,
+        }
+        if len(self.request.body) > MAX_REQUEST_BYTES:
+            raise _ApiError(400, "bad_request", "The request body is too large.")
+        try:
+            request = proxy.parse_request(payload, self.carto.origins)
+            envelope = await proxy.forward(
+                request,
+                timeout=self.carto.proxy_timeout,
+                max_bytes=self.carto.max_response_bytes,
+                user_agent=self.carto.user_agent,
+            )
+        except proxy.ProxyError as e:
+            if e.origin is not None:
+                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
+            raise _ApiError(e.status, e.code, e.message) from None
+        self.log.info(
+            "carto-auth proxy: %s %s%s -> %d",
+            request.method,
+            request.origin,
+            request.path,
+            envelope["status"],
+        )
+        self.set_status(envelope["status"])
+        self.set_header("Content-Type", envelope["content_type"] or "application/octet-stream")
+        self.finish(envelope["body"])
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self._forward("GET")
+
+    @web.authenticated
+    async def post(self) -> None:
+        await self._forward("POST")
+
+
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+@functools.cache
+def callback_page() -> tuple[bytes, str]:
+    """The callback page and a CSP that allows exactly its one inline script."""
+    text = (files(__package__) / "static" / "callback.html").read_text(encoding="utf-8")
+    scripts = _SCRIPT.findall(text)
+    if len(scripts) != 1:  # pragma: no cover - guards edits of the page
+        raise RuntimeError("static/callback.html must contain exactly one inline <script>")
+    return text.encode("utf-8"), inline_script_csp(scripts[0])
+
+
+def handlers(base_url: str, carto: CartoAuthServer) -> list[tuple[str, type, dict[str, Any]]]:
+    """The URL specs to add to the server's web application."""
+    callback_page()  # fail at start-up, not on first use, if the page is missing
+    kwargs = {"carto": carto}
+    root = url_path_join(base_url, "carto-auth")
+    return [
+        (url_path_join(root, "callback"), CallbackPageHandler, {}),
+        (url_path_join(root, "relay"), RelayHandler, kwargs),
+        (url_path_join(root, r"relay/([A-Za-z0-9_-]{1,64})"), RelayAttemptHandler, kwargs),
+        (url_path_join(root, "proxy"), ProxyHandler, kwargs),
+        (url_path_join(root, "proxy", "raw"), RawProxyHandler, kwargs),
+    ]

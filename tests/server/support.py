@@ -1,0 +1,81 @@
+"""Socket helpers for the server extension tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+
+def _can_bind(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+            sock.listen(1)
+        except OSError:
+            return False
+    return True
+
+
+HAS_IPV6_LOOPBACK = _can_bind("::1", 0)
+
+
+def free_port() -> int:
+    """A port that is free on 127.0.0.1 (and ::1 where there is IPv6)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not HAS_IPV6_LOOPBACK or _can_bind("::1", port):
+            return port
+    raise RuntimeError("no free port found")
+
+
+def nobody_listens(port: int) -> bool:
+    """True if no socket listens on the port: connections are refused and we can bind it.
+
+    Binding uses SO_REUSEADDR like every server (and the relay) does, so
+    connections left in TIME_WAIT do not count as "in use".
+    """
+    addresses = ["127.0.0.1", "::1"] if HAS_IPV6_LOOPBACK else ["127.0.0.1"]
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            if probe.connect_ex((address, port)) == 0:
+                return False
+        if not _can_bind(address, port):
+            return False
+    return True
+
+
+async def wait_until_free(port: int, timeout: float = 5.0) -> bool:
+    """Poll (bounded) until nobody listens on the port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if nobody_listens(port):
+            return True
+        await asyncio.sleep(0.05)
+    return nobody_listens(port)
+
+
+@contextlib.contextmanager
+def listening_socket(port: int, address: str = "127.0.0.1") -> Iterator[socket.socket]:
+    """Occupy a port the way another program would."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(1)
+        yield sock
+    finally:
+        sock.close()

@@ -1,0 +1,53 @@
+"""The OAuth redirect page for a user's own SPA client: ``GET {base_url}carto-auth/callback``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import pytest
+
+
+@pytest.mark.parametrize("jp_base_url", ["/user/alice/"])
+async def test_callback_page_is_served_under_base_url_without_login(
+    http_server_client, jp_base_url
+):
+    # Given a server under /user/alice/ and a browser with no Jupyter login,
+    # when the identity provider redirects back with a code and state,
+    response = await http_server_client.fetch(
+        "/user/alice/carto-auth/callback?code=SECRET-CODE&state=STATE%3Cb%3E123",
+        raise_error=False,
+    )
+    # then the page is served, uncached, without a referrer, with no echo of the query.
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    page = response.body.decode()
+    assert "SECRET-CODE" not in page
+    assert "STATE" not in page
+    assert "<b>" not in page
+
+
+async def test_callback_page_posts_its_url_to_the_lab_and_clears_it(
+    http_server_client, jp_base_url
+):
+    response = await http_server_client.fetch(f"{jp_base_url}carto-auth/callback?code=c&state=s")
+    page = response.body.decode()
+    assert "type: 'carto-auth:callback', url: window.location.href" in page
+    assert "new BroadcastChannel('jupyterlab-carto-auth')" in page
+    assert "window.opener.postMessage(msg, window.location.origin)" in page
+    assert "history.replaceState(null, '', window.location.pathname)" in page
+    assert "Sign-in finished. You can close this window." in page
+    assert "window.close()" in page
+
+
+async def test_callback_page_csp_allows_exactly_its_own_script(http_server_client, jp_base_url):
+    response = await http_server_client.fetch(f"{jp_base_url}carto-auth/callback")
+    csp = response.headers["Content-Security-Policy"]
+    (script,) = re.findall(r"<script>(.*?)</script>", response.body.decode(), re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
