@@ -120,6 +120,8 @@ def main() -> int:
         "--no-browser",
         f"--LabApp.app_settings_dir={settings_dir}",
     ]
+    workspaces = workdir / "workspaces"
+    cmd.append(f"--LabApp.workspaces_dir={workspaces}")
     if args.test:
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
     else:
@@ -129,7 +131,7 @@ def main() -> int:
         cmd += [f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}"]
         lab_url += f"?token={token}"
     if args.info_file:
-        Path(args.info_file).write_text(json.dumps({**info, "lab_url": lab_url}))
+        Path(args.info_file).write_text(json.dumps({**info, "lab_url": lab_url, "workspaces_dir": str(workspaces)}))
         os.chmod(args.info_file, 0o600)
 
     lab = subprocess.Popen(cmd, env=env)  # noqa: S603

@@ -175,7 +175,9 @@ export async function showAccount(
     buttons: [
       Dialog.cancelButton({ label: trans.__('Close') }),
       Dialog.warnButton({ label: trans.__('Sign out') })
-    ]
+    ],
+    // Enter must not sign out by accident.
+    defaultButton: 0
   });
   return result.button.accept;
 }

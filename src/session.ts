@@ -132,20 +132,39 @@ export class CartoSession implements ICartoSession {
   }
 
   /**
-   * Restore the session: from another open tab first, else from lab state
-   * when `rememberSession` is on. Call once the application is restored.
+   * Restore the session: from another open tab, else (with `rememberSession`)
+   * from what was saved. Call once the application is restored.
+   *
+   * Lab state is saved to the workspace with a debounce, so right after a
+   * sign-in or sign-out a reload can find it stale. This browser's sealed copy
+   * in IndexedDB is written before either completes, so it decides: a lab
+   * state session is only restored when that copy agrees, and a sign-out is
+   * never undone by a late workspace save.
    */
   async restore(): Promise<void> {
     try {
       this._post({ type: 'hello' });
-      if (this._settings.rememberSession) {
-        const stored = (await this._state.fetch(STATE_KEY)) as
-          IStoredSession | undefined;
-        if (stored && stored.v === 1 && !this._stored) {
-          await this._adopt(stored, false);
-        }
-      } else {
+      if (!this._settings.rememberSession) {
         await this._state.remove(STATE_KEY);
+        return;
+      }
+      const saved = (await this._state.fetch(STATE_KEY)) as
+        IStoredSession | undefined;
+      const latest = await this._latest.read<IStoredSession>();
+      if (!latest || latest.v !== 1) {
+        if (saved) {
+          await this._state.remove(STATE_KEY); // signed out since it was saved
+        }
+        return;
+      }
+      const newest =
+        saved?.v === 1 &&
+        saved.sessionId === latest.sessionId &&
+        saved.expiresAt > latest.expiresAt
+          ? saved
+          : latest;
+      if (!this._stored) {
+        await this._adopt(newest, false);
       }
     } catch (error) {
       console.warn(

@@ -1,5 +1,7 @@
 // Shared helpers of the UI tests: the sandbox's URLs (written by
 // sandbox/launch.py) and where screenshots go.
+import { expect } from '@jupyterlab/galata';
+import { Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -12,6 +14,7 @@ export interface ISandboxInfo {
   stats_url: string;
   callback_port: number;
   lab_url: string;
+  workspaces_dir: string;
   user: { email: string; password: string; name: string };
   clients: Record<string, { client_id: string; client_secret?: string }>;
 }
@@ -30,4 +33,70 @@ export function sandboxInfo(): ISandboxInfo {
 /** Path of a screenshot the README may show. */
 export function screenshot(name: string): string {
   return path.join(__dirname, '..', 'screenshots', name);
+}
+
+/** Sign in through the popup, as a user would. */
+export async function signInWithPopup(page: Page): Promise<void> {
+  const info = sandboxInfo();
+  const status = page.locator('.jp-CartoAuth-statusButton');
+  const popupOpened = page.waitForEvent('popup');
+  await status.click();
+  const popup = await popupOpened;
+  await popup.waitForSelector('#email');
+  await popup.fill('#email', info.user.email);
+  await popup.fill('#password', info.user.password);
+  await popup.click('button[type="submit"]:has-text("Sign in")');
+  await expect(status).toHaveAttribute('data-status', 'signed-in');
+}
+
+/** Tokens the provider handed to the browser, captured from the network. */
+export interface ICapturedTokens {
+  access: string[];
+  refresh: string[];
+}
+
+/** Record every token response the page receives from now on. */
+export function captureTokens(page: Page): ICapturedTokens {
+  const captured: ICapturedTokens = { access: [], refresh: [] };
+  page.context().on('response', async response => {
+    if (!/\/oauth\/token|proxy\/raw/.test(response.url()) || !response.ok()) {
+      return;
+    }
+    try {
+      const body = await response.json();
+      if (body.access_token) {
+        captured.access.push(body.access_token);
+      }
+      if (body.refresh_token) {
+        captured.refresh.push(body.refresh_token);
+      }
+    } catch {
+      // not a token answer
+    }
+  });
+  return captured;
+}
+
+/**
+ * Wait until the server's workspace file holds the CARTO session (the lab
+ * saves state with a short debounce) and return the file's text.
+ */
+export async function savedWorkspace(): Promise<string> {
+  const dir = sandboxInfo().workspaces_dir;
+  let text = '';
+  await expect
+    .poll(
+      () => {
+        text = fs.existsSync(dir)
+          ? fs
+              .readdirSync(dir)
+              .map(name => fs.readFileSync(path.join(dir, name), 'utf-8'))
+              .join('\n')
+          : '';
+        return text.includes('jupyterlab-carto-auth:session');
+      },
+      { timeout: 15000 }
+    )
+    .toBe(true);
+  return text;
 }
