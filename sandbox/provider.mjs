@@ -13,7 +13,8 @@
 //   - CORS switchable per client;
 //   - a plain sign-in form and CARTO's "access code" page (/auth/token).
 //
-// Test hooks (loopback only, dev only) live under /__sandbox/: stats, down/up.
+// Test hooks (loopback only, dev only) live under /__sandbox/: stats, down/up,
+// lifetimes.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -627,6 +628,30 @@ export async function createIdentityProvider({
       case 'POST /__sandbox/up':
         stats.down = false;
         return sendJson(res, 200, { down: false });
+      case 'POST /__sandbox/lifetimes': {
+        // Change token lifetimes for tokens issued from now on, so one
+        // running sandbox serves tests that need short and long lifetimes.
+        for (const [param, key] of [
+          ['access_token_ttl', 'accessTokenTtl'],
+          ['code_ttl', 'codeTtl']
+        ]) {
+          const value = url.searchParams.get(param);
+          if (value !== null) {
+            const seconds = Number(value);
+            if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86400) {
+              return sendJson(res, 400, {
+                error: 'bad_request',
+                description: `${param} must be a whole number of seconds from 1 to 86400`
+              });
+            }
+            options[key] = seconds;
+          }
+        }
+        return sendJson(res, 200, {
+          access_token_ttl: options.accessTokenTtl,
+          code_ttl: options.codeTtl
+        });
+      }
       default:
         return sendJson(res, 404, {
           error: 'not_found',

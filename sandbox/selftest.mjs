@@ -714,6 +714,25 @@ describe('CARTO sandbox', () => {
     assert.equal((await fetch(info.discovery_url)).status, 200);
   });
 
+  test('lifetimes hook changes the lifetime of tokens issued afterwards', async () => {
+    const hook = `${info.issuer}__sandbox/lifetimes`;
+    const bad = await fetch(`${hook}?access_token_ttl=0`, { method: 'POST' });
+    assert.equal(bad.status, 400);
+    const set = await fetch(`${hook}?access_token_ttl=17`, { method: 'POST' });
+    assert.deepEqual(await set.json(), {
+      access_token_ttl: 17,
+      code_ttl: info.code_ttl
+    });
+    try {
+      const { body } = await m2mToken();
+      assert.equal(body.expires_in, 17);
+      const claims = decodeJwt(body.access_token);
+      assert.equal(claims.exp - claims.iat, 17);
+    } finally {
+      await fetch(`${hook}?access_token_ttl=${ACCESS_TTL}`, { method: 'POST' });
+    }
+  });
+
   test('an expired access token is refused by the API', async () => {
     assert.ok(
       flow.userAccessToken,

@@ -2,6 +2,7 @@
 // keyboard operable and labelled) and the account panel.
 import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { IPastePrompt } from './signin';
@@ -27,7 +28,8 @@ export class PasteCodeBody
     return this._value;
   }
 
-  protected onAfterAttach(): void {
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
     // Focus the field so the user can paste at once.
     requestAnimationFrame(() =>
       this.node.querySelector<HTMLInputElement>('input')?.focus()

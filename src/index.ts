@@ -7,6 +7,7 @@ import {
 import {
   Dialog,
   ICommandPalette,
+  InputDialog,
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
@@ -127,6 +128,25 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => session.info.status !== 'signing-in',
       execute: () => signIn()
     });
+    commands.addCommand(CommandIDs.signInSso, {
+      label: trans.__('Sign in to CARTO with SSO…'),
+      caption: trans.__('Sign in to CARTO through your organization (SSO)'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => session.info.status !== 'signing-in',
+      execute: async () => {
+        const result = await InputDialog.getText({
+          title: trans.__('Sign in to CARTO with SSO'),
+          label: trans.__('Organization'),
+          placeholder: trans.__('your CARTO organization'),
+          text: session.organization,
+          okLabel: trans.__('Sign in')
+        });
+        const organization = result.value?.trim();
+        if (result.button.accept && organization) {
+          await signIn({ organization });
+        }
+      }
+    });
     commands.addCommand(CommandIDs.pasteCode, {
       label: trans.__('Paste CARTO access code'),
       caption: trans.__(
@@ -160,6 +180,7 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       const category = trans.__('CARTO');
       for (const command of [
         CommandIDs.signIn,
+        CommandIDs.signInSso,
         CommandIDs.pasteCode,
         CommandIDs.signOut,
         CommandIDs.showAccount

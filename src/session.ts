@@ -16,7 +16,8 @@ import {
   AskForCode,
   SignInFlows,
   browserIsOnServerMachine,
-  isLoopbackRedirect
+  isLoopbackRedirect,
+  tokenProbe
 } from './signin';
 import {
   ICartoSession,
@@ -113,6 +114,10 @@ export class CartoSession implements ICartoSession {
 
   get ready(): Promise<void> {
     return this._ready.promise;
+  }
+
+  get organization(): string {
+    return this._settings.organization;
   }
 
   /** The current settings. */
@@ -310,7 +315,10 @@ export class CartoSession implements ICartoSession {
     const stored = this._stored!;
     const secrets = this._secrets!;
     try {
-      const viaServer = await this._transport.viaServer(stored.tokenUrl);
+      const viaServer = await this._transport.viaServer(
+        stored.tokenUrl,
+        tokenProbe(this._settings)
+      );
       const client = createOidcClient({
         settings: this._settings,
         redirectUri: this._settings.redirectUri,
@@ -559,7 +567,10 @@ export class CartoSession implements ICartoSession {
   }
 
   private async _revoke(refreshToken: string): Promise<void> {
-    const viaServer = await this._transport.viaServer(this._settings.tokenUrl);
+    const viaServer = await this._transport.viaServer(
+      this._settings.tokenUrl,
+      tokenProbe(this._settings)
+    );
     const client = createOidcClient({
       settings: this._settings,
       redirectUri: this._settings.redirectUri,

@@ -11,6 +11,7 @@ export namespace PluginIDs {
 /** Command ids. */
 export namespace CommandIDs {
   export const signIn = 'carto-auth:sign-in';
+  export const signInSso = 'carto-auth:sign-in-sso';
   export const signOut = 'carto-auth:sign-out';
   export const pasteCode = 'carto-auth:paste-code';
   export const showAccount = 'carto-auth:show-account';
@@ -38,6 +39,7 @@ export interface ICartoSettings {
   apiBaseUrl: string;
   tokenTransport: 'auto' | 'browser' | 'server';
   refreshMarginSeconds: number;
+  accessCodeLifetimeSeconds: number;
   signInTimeoutSeconds: number;
 }
 

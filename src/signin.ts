@@ -11,7 +11,7 @@ import { CartoAuthError, isFetchNetworkError } from './errors';
 import { createOidcClient } from './oidc';
 import { callbackUrlFor, parsePaste } from './paste';
 import { ICartoSettings } from './settings';
-import { Transport } from './transport';
+import { IHttpRequest, Transport } from './transport';
 
 /** What the paste dialog is shown with. */
 export interface IPastePrompt {
@@ -131,7 +131,11 @@ export class SignInFlows {
     const client = await this._client(settings, redirectUri, organization);
     const request = await client.createSigninRequest({});
     const stateId = request.state.id;
-    const tab = window.open(request.url, '_blank', 'noopener');
+    const tab = window.open(request.url, '_blank');
+    if (tab) {
+      tab.opener = null; // the provider's page gets no handle on the lab
+    }
+    const started = Date.now();
     let prompt: IPastePrompt = {
       authorizeUrl: request.url,
       tabBlocked: !tab,
@@ -154,21 +158,36 @@ export class SignInFlows {
       }
       const parsed = parsePaste(value, stateId);
       let error: string;
-      if (parsed.kind === 'code') {
+      if (parsed.kind === 'code' && USED_CODES.has(parsed.code)) {
+        error = trans.__(
+          'This access code was already used: each code works once. Open the CARTO page again (link above) for a new one.'
+        );
+      } else if (parsed.kind === 'code') {
         try {
           // Keep the attempt's state on failure, so another paste can follow.
-          return await this._complete(() =>
+          const response = await this._complete(() =>
             client.processSigninResponse(
               callbackUrlFor(redirectUri, parsed.code, stateId),
               undefined,
               false
             )
           );
+          USED_CODES.add(parsed.code);
+          return response;
         } catch (e) {
           if (!(e instanceof CartoAuthError) || e.code !== 'invalid_code') {
             throw e;
           }
-          error = e.message;
+          const lifetime = settings.accessCodeLifetimeSeconds;
+          error =
+            Date.now() - started > lifetime * 1000
+              ? trans.__(
+                  'This access code has expired: codes are valid for about %1 seconds. Open the CARTO page again (link above) for a new one.',
+                  lifetime
+                )
+              : trans.__(
+                  'CARTO did not accept this access code. Copy the whole code from the CARTO page opened for this sign-in, and paste it again.'
+                );
         }
       } else if (parsed.kind === 'denied') {
         throw this._denied(parsed.error, parsed.description);
@@ -195,20 +214,8 @@ export class SignInFlows {
   ) {
     const viaServer = await this._options.transport.viaServer(
       settings.tokenUrl,
-      {
-        // A refresh with a token that cannot exist: the provider answers
-        // invalid_grant, and whether the browser can read that answer is the
-        // question. No code is spent, nothing is created.
-        url: settings.tokenUrl,
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          client_id: settings.clientId,
-          refresh_token: 'cors-probe'
-        }).toString(),
-        timeoutMs: 10000
-      }
+      tokenProbe(settings),
+      true
     );
     return createOidcClient({
       settings,
@@ -472,6 +479,32 @@ function waitForCallbackPage(
     });
   });
 }
+
+/**
+ * A refresh with a token that cannot exist: the provider answers
+ * invalid_grant, and whether the browser can read that answer tells the
+ * route. No code is spent, nothing is created.
+ */
+export function tokenProbe(settings: ICartoSettings): IHttpRequest {
+  return {
+    url: settings.tokenUrl,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: settings.clientId,
+      refresh_token: 'cors-probe'
+    }).toString(),
+    timeoutMs: 10000
+  };
+}
+
+/**
+ * Codes this page has already exchanged: authorization codes work once
+ * (RFC 6749 §4.1.2), so a second paste of one is answered without asking the
+ * provider, with its own message.
+ */
+const USED_CODES = new Set<string>();
 
 /** Bound a wait by the sign-in time limit and the attempt's abort signal. */
 function bounded<T>(

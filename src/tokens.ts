@@ -66,6 +66,8 @@ export interface ICartoSession {
    * the number of seconds left.
    */
   readonly expiring: ISignal<ICartoSession, number>;
+  /** The SSO organization of the settings (empty: none). */
+  readonly organization: string;
   /** Resolves once the stored session (if any) has been restored. */
   readonly ready: Promise<void>;
   /**

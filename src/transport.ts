@@ -102,24 +102,57 @@ export class Transport {
   constructor(private _mode: () => 'auto' | 'browser' | 'server') {}
 
   /**
-   * Whether requests to this URL's origin go through the server. `probe` is a
-   * harmless request whose response tells whether the browser may read it
-   * (default: a GET of the URL itself).
+   * Whether requests to this URL's origin go through the server.
+   *
+   * `probe` is a harmless request whose answer tells whether the browser may
+   * read responses from that origin (CORS); default: a GET of the URL. The
+   * route is remembered per origin; with `checkAlive` the probe runs anyway,
+   * so that a provider that is down is reported before a sign-in starts.
    */
-  async viaServer(url: string, probe?: IHttpRequest): Promise<boolean> {
-    const mode = this._mode();
-    if (mode !== 'auto') {
-      return mode === 'server';
-    }
+  async viaServer(
+    url: string,
+    probe?: IHttpRequest,
+    checkAlive = false
+  ): Promise<boolean> {
     const origin = new URL(url).origin;
-    let known = this._viaServer.get(origin);
-    if (known === undefined) {
-      known = await this._probe(
-        probe ?? { url, method: 'GET', timeoutMs: 10000 }
-      );
-      this._viaServer.set(origin, known);
+    const known = this._viaServer.get(origin);
+    const mode = this._mode();
+    if (!checkAlive && (mode !== 'auto' || known !== undefined)) {
+      return mode === 'auto' ? known! : mode === 'server';
     }
-    return known;
+    const request = probe ?? { url, method: 'GET', timeoutMs: 10000 };
+    const host = new URL(url).host;
+    const down = (reason: string) =>
+      new CartoAuthError(
+        'network',
+        `The CARTO sign-in service at ${host} is not reachable (${reason}). Check your network connection, or try again later.`
+      );
+    if (mode !== 'server') {
+      try {
+        const response = await browserFetch(request);
+        if (response.status >= 500) {
+          throw down(`HTTP ${response.status}`);
+        }
+        this._viaServer.set(origin, false);
+        return false;
+      } catch (error) {
+        if (error instanceof CartoAuthError || mode === 'browser') {
+          throw error instanceof CartoAuthError ? error : down(String(error));
+        }
+        // The browser may not read this origin, or cannot reach it: ask the server.
+      }
+    }
+    let response: IHttpResponse;
+    try {
+      response = await serverFetch(request);
+    } catch (error) {
+      throw down(error instanceof Error ? error.message : String(error));
+    }
+    if (response.status >= 500) {
+      throw down(`HTTP ${response.status}`);
+    }
+    this._viaServer.set(origin, true);
+    return true;
   }
 
   /** Send a request by the route chosen for its origin. */
@@ -143,22 +176,6 @@ export class Transport {
         );
       }
       throw error;
-    }
-  }
-
-  /**
-   * Find out whether the browser may read responses from an origin. A
-   * harmless request (never a real code exchange: a code must not be spent on
-   * a probe) whose response the browser can read means CORS allows us; a
-   * network-level failure means it does not, or the host is down, and then the
-   * server is the better route either way.
-   */
-  private async _probe(probe: IHttpRequest): Promise<boolean> {
-    try {
-      await browserFetch(probe);
-      return false;
-    } catch {
-      return true;
     }
   }
 

@@ -74,9 +74,10 @@ describe('jupyterlab-carto-auth plugins', () => {
     (session as any).dispose();
   });
 
-  it('registers the sign-in, paste, sign-out and account commands', () => {
+  it('registers the sign-in, SSO, paste, sign-out and account commands', () => {
     for (const id of [
       CommandIDs.signIn,
+      CommandIDs.signInSso,
       CommandIDs.pasteCode,
       CommandIDs.signOut,
       CommandIDs.showAccount
@@ -94,6 +95,7 @@ describe('jupyterlab-carto-auth plugins', () => {
         CommandIDs.pasteCode,
         CommandIDs.showAccount,
         CommandIDs.signIn,
+        CommandIDs.signInSso,
         CommandIDs.signOut
       ].sort()
     );

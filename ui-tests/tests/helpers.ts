@@ -41,12 +41,9 @@ export async function signInWithPopup(page: Page): Promise<void> {
   const status = page.locator('.jp-CartoAuth-statusButton');
   const popupOpened = page.waitForEvent('popup');
   await status.click();
-  const popup = await popupOpened;
-  await popup.waitForSelector('#email');
-  await popup.fill('#email', info.user.email);
-  await popup.fill('#password', info.user.password);
-  await popup.click('button[type="submit"]:has-text("Sign in")');
+  await logInOnSandbox(await popupOpened);
   await expect(status).toHaveAttribute('data-status', 'signed-in');
+  await expect(status).toContainText(info.user.email);
 }
 
 /** Tokens the provider handed to the browser, captured from the network. */
@@ -99,4 +96,46 @@ export async function savedWorkspace(): Promise<string> {
     )
     .toBe(true);
   return text;
+}
+
+/** Change the sandbox's token and code lifetimes for what it issues next. */
+export async function setLifetimes(lifetimes: {
+  access_token_ttl?: number;
+  code_ttl?: number;
+}): Promise<void> {
+  const url = new URL('__sandbox/lifetimes', sandboxInfo().issuer);
+  for (const [key, value] of Object.entries(lifetimes)) {
+    url.searchParams.set(key, String(value));
+  }
+  const response = await fetch(url, { method: 'POST' });
+  if (!response.ok) {
+    throw new Error(`lifetimes hook: ${response.status}`);
+  }
+}
+
+/** Call a sandbox test hook (down, up, stats/reset). */
+export async function sandboxHook(name: string): Promise<any> {
+  const response = await fetch(
+    new URL(`__sandbox/${name}`, sandboxInfo().issuer),
+    {
+      method: name === 'stats' ? 'GET' : 'POST'
+    }
+  );
+  return response.json();
+}
+
+/** Log in on the sandbox's sign-in page shown in `page`. */
+export async function logInOnSandbox(page: Page): Promise<void> {
+  const info = sandboxInfo();
+  await page.waitForSelector('#email');
+  await page.fill('#email', info.user.email);
+  await page.fill('#password', info.user.password);
+  await page.click('button[type="submit"]:has-text("Sign in")');
+}
+
+/** Run a JupyterLab command in the page. */
+export async function runCommand(page: Page, id: string): Promise<void> {
+  await page.evaluate(async command => {
+    void (window as any).jupyterapp.commands.execute(command);
+  }, id);
 }
