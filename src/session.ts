@@ -17,6 +17,7 @@ import {
   SignInFlows,
   browserIsOnServerMachine,
   isLoopbackRedirect,
+  servedByJupyter,
   tokenProbe
 } from './signin';
 import {
@@ -169,7 +170,7 @@ export class CartoSession implements ICartoSession {
           ? saved
           : latest;
       if (!this._stored) {
-        await this._adopt(newest, false);
+        await this._adopt(newest);
       }
     } catch (error) {
       console.warn(
@@ -279,6 +280,7 @@ export class CartoSession implements ICartoSession {
     }
     const sessionId = this._stored.sessionId;
     const run = async () => {
+      // Another tab may have refreshed while this one waited for the lock.
       const latest = await this._latest.read<IStoredSession>();
       if (
         latest &&
@@ -286,14 +288,12 @@ export class CartoSession implements ICartoSession {
         latest.expiresAt > (this._stored?.expiresAt ?? 0)
       ) {
         await this._adopt(latest, false);
-        if (!this._needsRefresh()) {
-          return;
-        }
       }
       if (
         !this._stored ||
         this._stored.sessionId !== sessionId ||
-        !this._secrets
+        !this._secrets ||
+        !this._needsRefresh()
       ) {
         return;
       }
@@ -346,10 +346,10 @@ export class CartoSession implements ICartoSession {
         left
       );
       this._setInfo({ ...this._info, error: message });
-      this._expiring.emit(left);
-      // Try again later, while the old token lasts.
+      this._warnExpiring(stored);
+      // Try again while the old token lasts (and once more at its expiry).
       this._schedule(
-        Math.min(30_000, Math.max(5_000, (stored.expiresAt - Date.now()) / 3))
+        Math.min(30_000, Math.max(1_000, (stored.expiresAt - Date.now()) / 3))
       );
       throw error;
     }
@@ -427,8 +427,14 @@ export class CartoSession implements ICartoSession {
     this._post({ type: 'session', stored });
   }
 
-  /** Adopt a stored session (from lab state, another tab or the shared record). */
-  private async _adopt(stored: IStoredSession, share: boolean): Promise<void> {
+  /**
+   * Adopt a stored session (from lab state, another tab or the shared
+   * record), refreshing it when due unless called under the refresh lock.
+   */
+  private async _adopt(
+    stored: IStoredSession,
+    refreshIfDue = true
+  ): Promise<void> {
     if (stored.expiresAt <= Date.now() && !stored.canRefresh) {
       return;
     }
@@ -438,7 +444,7 @@ export class CartoSession implements ICartoSession {
     }
     this._secrets = secrets;
     await this._commit(stored, null);
-    if (this._needsRefresh()) {
+    if (refreshIfDue && this._needsRefresh()) {
       await this.refresh().catch(() => undefined);
     }
   }
@@ -476,7 +482,7 @@ export class CartoSession implements ICartoSession {
         message.stored.expiresAt >= this._stored.expiresAt ||
         message.stored.sessionId !== this._stored.sessionId
       ) {
-        await this._adopt(message.stored, false);
+        await this._adopt(message.stored);
       }
     } else if (message?.type === 'signed-out') {
       await this._forget();
@@ -537,28 +543,57 @@ export class CartoSession implements ICartoSession {
         if (stored.canRefresh) {
           void this.refresh().catch(() => undefined);
         } else {
-          this._expiring.emit(
-            Math.max(0, Math.round((stored.expiresAt - Date.now()) / 1000))
-          );
+          this._warnExpiring(stored);
         }
       },
       Math.max(0, delay)
     );
-    this._expiryTimer = window.setTimeout(
-      () => {
-        if (this._stored === stored) {
-          void this._forget().then(() =>
-            this._setInfo({
-              ...SIGNED_OUT,
-              error: this._trans.__(
-                'The CARTO session has expired. Sign in again.'
-              )
-            })
-          );
-        }
-      },
-      Math.max(0, stored.expiresAt - Date.now())
+    if (stored.expiresAt > Date.now()) {
+      this._expiryTimer = window.setTimeout(
+        () => void this._expired(stored),
+        stored.expiresAt - Date.now()
+      );
+    }
+  }
+
+  /** Tell the user, once per token, that it ends soon and cannot be renewed. */
+  private _warnExpiring(stored: IStoredSession): void {
+    if (this._warnedFor === stored.expiresAt) {
+      return;
+    }
+    this._warnedFor = stored.expiresAt;
+    this._expiring.emit(
+      Math.max(0, Math.round((stored.expiresAt - Date.now()) / 1000))
     );
+  }
+
+  /**
+   * The access token has expired. With a refresh token the session can still
+   * be renewed: try once more; otherwise, or if that fails, sign out locally
+   * and say why.
+   */
+  private async _expired(stored: IStoredSession): Promise<void> {
+    if (this._stored !== stored) {
+      return;
+    }
+    if (stored.canRefresh) {
+      try {
+        await this.refresh();
+        if (this._stored && this._stored.expiresAt > Date.now()) {
+          return;
+        }
+      } catch {
+        // reported below
+      }
+    }
+    if (this._stored?.sessionId !== stored.sessionId) {
+      return;
+    }
+    await this._forget();
+    this._setInfo({
+      ...SIGNED_OUT,
+      error: this._trans.__('The CARTO session has expired. Sign in again.')
+    });
   }
 
   private _clearTimers(): void {
@@ -587,7 +622,11 @@ export class CartoSession implements ICartoSession {
     }
     // The localhost callback only reaches this Jupyter server when the browser
     // runs on the same machine; a callback page served by Jupyter always does.
-    return !isLoopbackRedirect(this._settings.redirectUri) ||
+    const redirect = this._settings.redirectUri;
+    const baseUrl = (this._serverSettings ?? ServerConnection.makeSettings())
+      .baseUrl;
+    return servedByJupyter(redirect, baseUrl) ||
+      !isLoopbackRedirect(redirect) ||
       browserIsOnServerMachine()
       ? 'popup'
       : 'paste';
@@ -610,6 +649,7 @@ export class CartoSession implements ICartoSession {
     promise: PromiseDelegate<void>;
   } | null = null;
   private _timer = 0;
+  private _warnedFor = 0;
   private _expiryTimer = 0;
   private _ready = new PromiseDelegate<void>();
   private _changed = new Signal<this, ICartoSessionInfo>(this);

@@ -47,6 +47,22 @@ export function isLoopbackRedirect(uri: string): boolean {
 }
 
 /**
+ * Whether a redirect URI is the callback page this Jupyter server serves
+ * (a user's own SPA client), rather than a localhost port to relay.
+ */
+export function servedByJupyter(uri: string, baseUrl: string): boolean {
+  try {
+    const base = new URL(baseUrl, window.location.href);
+    const target = new URL(uri);
+    return (
+      target.origin === base.origin && target.pathname.startsWith(base.pathname)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether the browser runs on the machine that runs Jupyter, so a redirect
  * to localhost reaches the Jupyter server's relay.
  */
@@ -95,7 +111,9 @@ export class SignInFlows {
       const request = await client.createSigninRequest({});
       const stateId = request.state.id;
       let callback: Promise<string>;
-      if (isLoopbackRedirect(settings.redirectUri)) {
+      if (
+        !servedByJupyter(settings.redirectUri, this._serverSettings().baseUrl)
+      ) {
         const relay = await this._startRelay(settings.redirectUri, stateId);
         cleanups.push(() => void this._cancelRelay(relay));
         callback = this._pollRelay(relay, settings.redirectUri, signal);

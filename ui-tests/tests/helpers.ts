@@ -127,7 +127,14 @@ export async function sandboxHook(name: string): Promise<any> {
 /** Log in on the sandbox's sign-in page shown in `page`. */
 export async function logInOnSandbox(page: Page): Promise<void> {
   const info = sandboxInfo();
-  await page.waitForSelector('#email');
+  try {
+    await page.waitForSelector('#email', { timeout: 15000 });
+  } catch (error) {
+    // Say where the sign-in window ended up instead of only "no #email".
+    throw new Error(
+      `No sign-in form at ${page.url()}: ${(await page.textContent('body').catch(() => ''))?.slice(0, 500)}`
+    );
+  }
   await page.fill('#email', info.user.email);
   await page.fill('#password', info.user.password);
   await page.click('button[type="submit"]:has-text("Sign in")');
