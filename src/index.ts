@@ -14,18 +14,22 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IConsoleTracker } from '@jupyterlab/console';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { CartoAuthError } from './errors';
 import { cartoIcon } from './icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the session is the service this plugin provides at activation
 import { CartoSession } from './session';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the bridge is the service this plugin provides at activation
+import { KernelBridge } from './kernels';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the status item is registered at activation
 import { CartoStatus } from './statusbar';
-import { ICartoSession, ISignInOptions } from './tokens';
+import { ICartoKernels, ICartoSession, ISignInOptions } from './tokens';
 
-export { ICartoSession } from './tokens';
+export { ICartoKernels, ICartoSession } from './tokens';
 export type { ICartoSessionInfo, ICartoUser, ISignInOptions } from './tokens';
 
 /**
@@ -123,10 +127,25 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CommandIDs.signIn, {
       label: trans.__('Sign in to CARTO'),
       caption: trans.__('Sign in to CARTO in a pop-up window'),
-      describedBy: { args: { type: 'object', properties: {} } },
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            organization: {
+              type: 'string',
+              description: trans.__('SSO organization for this sign-in')
+            }
+          }
+        }
+      },
       icon: cartoIcon,
       isEnabled: () => session.info.status !== 'signing-in',
-      execute: () => signIn()
+      execute: args =>
+        signIn(
+          typeof args.organization === 'string' && args.organization
+            ? { organization: args.organization }
+            : {}
+        )
     });
     commands.addCommand(CommandIDs.signInSso, {
       label: trans.__('Sign in to CARTO with SSO…'),
@@ -192,6 +211,45 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 /**
+ * The kernel bridge: every Python kernel of a notebook or console gets the
+ * session over the `carto_auth` comm.
+ */
+const kernelsPlugin: JupyterFrontEndPlugin<ICartoKernels> = {
+  id: PluginIDs.kernels,
+  description: 'Hands the CARTO session to notebook and console kernels.',
+  autoStart: true,
+  requires: [ICartoSession],
+  optional: [ITranslator, INotebookTracker, IConsoleTracker],
+  provides: ICartoKernels,
+  activate: (
+    app: JupyterFrontEnd,
+    session: ICartoSession,
+    translator: ITranslator | null,
+    notebooks: INotebookTracker | null,
+    consoles: IConsoleTracker | null
+  ): ICartoKernels => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
+    const bridge = new KernelBridge({
+      session,
+      trans,
+      signIn: async options => {
+        await app.commands.execute(CommandIDs.signIn, { ...options });
+      },
+      signInTimeoutSeconds: () => session.signInTimeoutSeconds
+    });
+    notebooks?.forEach(panel => bridge.watch(panel.sessionContext));
+    notebooks?.widgetAdded.connect((_, panel) =>
+      bridge.watch(panel.sessionContext)
+    );
+    consoles?.forEach(panel => bridge.watch(panel.sessionContext));
+    consoles?.widgetAdded.connect((_, panel) =>
+      bridge.watch(panel.sessionContext)
+    );
+    return bridge;
+  }
+};
+
+/**
  * The status bar item (JupyterLab only: Notebook 7 has no status bar; its
  * commands and menu entry still work).
  */
@@ -200,13 +258,14 @@ const statusbarPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Shows the CARTO session in the status bar.',
   autoStart: true,
   requires: [ICartoSession, ISettingRegistry],
-  optional: [ITranslator, IStatusBar],
+  optional: [ITranslator, IStatusBar, ICartoKernels],
   activate: async (
     app: JupyterFrontEnd,
     session: ICartoSession,
     registry: ISettingRegistry,
     translator: ITranslator | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    kernels: ICartoKernels | null
   ): Promise<void> => {
     if (!statusBar) {
       return;
@@ -220,7 +279,8 @@ const statusbarPlugin: JupyterFrontEndPlugin<void> = {
         cancel: () => session.cancelSignIn(),
         showAccount: () => void app.commands.execute(CommandIDs.showAccount)
       },
-      trans
+      trans,
+      kernels
     );
     statusBar.registerStatusItem(PluginIDs.statusbar, {
       item,
@@ -232,4 +292,4 @@ const statusbarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [sessionPlugin, commandsPlugin, statusbarPlugin];
+export default [sessionPlugin, commandsPlugin, kernelsPlugin, statusbarPlugin];

@@ -121,6 +121,10 @@ export class CartoSession implements ICartoSession {
     return this._settings.organization;
   }
 
+  get signInTimeoutSeconds(): number {
+    return this._settings.signInTimeoutSeconds;
+  }
+
   /** The current settings. */
   get settings(): ICartoSettings {
     return this._settings;
@@ -182,16 +186,17 @@ export class CartoSession implements ICartoSession {
     }
   }
 
-  async getAccessToken(): Promise<string | null> {
+  async getAccessToken(minTtlSeconds = 30): Promise<string | null> {
     if (!this._secrets || !this._stored) {
       return null;
     }
-    const margin = Math.min(30_000, this._lifetime() / 4);
-    if (this._stored.expiresAt - Date.now() > margin) {
+    // A token can never promise more than part of its own lifetime.
+    const want = Math.min(minTtlSeconds * 1000, this._lifetime() / 2);
+    if (this._stored.expiresAt - Date.now() > want) {
       return this._secrets.accessToken;
     }
     if (this._stored.canRefresh) {
-      await this.refresh().catch(() => undefined);
+      await this.refresh(want).catch(() => undefined);
     }
     return this._stored && this._stored.expiresAt > Date.now()
       ? this._secrets!.accessToken
@@ -270,11 +275,12 @@ export class CartoSession implements ICartoSession {
   }
 
   /**
-   * Refresh the access token now, once across all tabs: the tab that holds
+   * Refresh the access token if it expires within the refresh margin (or
+   * within `minValidMs`), once across all tabs: the tab that holds
    * the lock refreshes; a tab that waited for it adopts that result instead
    * of refreshing again.
    */
-  async refresh(): Promise<void> {
+  async refresh(minValidMs = 0): Promise<void> {
     if (!this._stored?.canRefresh) {
       return;
     }
@@ -293,7 +299,8 @@ export class CartoSession implements ICartoSession {
         !this._stored ||
         this._stored.sessionId !== sessionId ||
         !this._secrets ||
-        !this._needsRefresh()
+        this._stored.expiresAt - Date.now() >
+          Math.max(this._margin(), minValidMs)
       ) {
         return;
       }

@@ -6,6 +6,7 @@ export namespace PluginIDs {
   export const session = 'jupyterlab-carto-auth:session';
   export const commands = 'jupyterlab-carto-auth:commands';
   export const statusbar = 'jupyterlab-carto-auth:statusbar';
+  export const kernels = 'jupyterlab-carto-auth:kernels';
 }
 
 /** Command ids. */

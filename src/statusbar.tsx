@@ -6,7 +6,7 @@ import * as React from 'react';
 
 import { timeLeft } from './dialogs';
 import { cartoIcon } from './icons';
-import { ICartoSession, ICartoSessionInfo } from './tokens';
+import { ICartoKernels, ICartoSession, ICartoSessionInfo } from './tokens';
 
 /** Actions of the status item. */
 export interface IStatusActions {
@@ -23,10 +23,12 @@ export class CartoStatus extends ReactWidget {
   constructor(
     private _session: ICartoSession,
     private _actions: IStatusActions,
-    private _trans: TranslationBundle
+    private _trans: TranslationBundle,
+    private _kernels: ICartoKernels | null = null
   ) {
     super();
     this.addClass('jp-CartoAuth-status');
+    _kernels?.problemsChanged.connect(() => this.update());
     this._tick = window.setInterval(() => this.update(), 15000);
   }
 
@@ -85,10 +87,21 @@ export class CartoStatus extends ReactWidget {
         title = trans.__('Sign in to CARTO');
         onClick = () => this._actions.signIn();
     }
+    const problems = this._kernels?.problems ?? [];
+    if (problems.length) {
+      label +=
+        ' · ' +
+        trans._n(
+          '%1 kernel without CARTO',
+          '%1 kernels without CARTO',
+          problems.length
+        );
+      title = [title, ...problems].filter(Boolean).join('\n');
+    }
     return (
       <button
         type="button"
-        className={`jp-CartoAuth-statusButton jp-mod-${info.status}${info.error ? ' jp-mod-warning' : ''}`}
+        className={`jp-CartoAuth-statusButton jp-mod-${info.status}${info.error || problems.length ? ' jp-mod-warning' : ''}`}
         title={title}
         aria-label={title}
         data-status={info.status}

@@ -68,13 +68,16 @@ export interface ICartoSession {
   readonly expiring: ISignal<ICartoSession, number>;
   /** The SSO organization of the settings (empty: none). */
   readonly organization: string;
+  /** The sign-in time limit of the settings, in seconds. */
+  readonly signInTimeoutSeconds: number;
   /** Resolves once the stored session (if any) has been restored. */
   readonly ready: Promise<void>;
   /**
-   * A valid access token, refreshed first when it is about to expire, or null
-   * when signed out.
+   * A valid access token, refreshed first when it is valid for less than
+   * `minTtlSeconds` (default 30; at most half the token lifetime is
+   * promised), or null when signed out.
    */
-  getAccessToken(): Promise<string | null>;
+  getAccessToken(minTtlSeconds?: number): Promise<string | null>;
   /** Run a sign-in; resolves when signed in, rejects with a user-facing error. */
   signIn(options?: ISignInOptions): Promise<void>;
   /** Cancel a sign-in that is under way. */
@@ -89,4 +92,24 @@ export interface ICartoSession {
 export const ICartoSession = new Token<ICartoSession>(
   'jupyterlab-carto-auth:ICartoSession',
   'The CARTO session: who is signed in, and an always-fresh access token.'
+);
+
+/**
+ * The kernels the CARTO session is handed to.
+ */
+export interface ICartoKernels {
+  /** Why some kernels could not be attached, one sentence each. */
+  readonly problems: string[];
+  /** Emitted when {@link ICartoKernels.problems} changes. */
+  readonly problemsChanged: ISignal<ICartoKernels, void>;
+  /** Number of kernels attached now. */
+  readonly attachedCount: number;
+}
+
+/**
+ * The kernel bridge token.
+ */
+export const ICartoKernels = new Token<ICartoKernels>(
+  'jupyterlab-carto-auth:ICartoKernels',
+  'The notebook and console kernels that receive the CARTO session.'
 );

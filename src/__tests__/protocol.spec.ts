@@ -1,0 +1,43 @@
+// The lab side of the comm protocol against the shared examples that the
+// Python side is tested with too.
+import examples from '../../docs/protocol-examples.json';
+import { Direction, parseMessage, ProtocolError } from '../protocol';
+
+interface IExample {
+  name: string;
+  direction: Direction;
+  message: unknown;
+  code?: string;
+}
+
+describe('protocol v1 examples', () => {
+  it.each((examples.valid as IExample[]).map(e => [e.name, e]))(
+    'accepts %s',
+    (_, example) => {
+      expect(parseMessage(example.message, example.direction)).toEqual(
+        example.message
+      );
+    }
+  );
+
+  it.each((examples.invalid as IExample[]).map(e => [e.name, e]))(
+    'refuses %s',
+    (_, example) => {
+      let error: unknown = null;
+      try {
+        parseMessage(example.message, example.direction);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ProtocolError);
+      expect((error as ProtocolError).code).toBe(example.code);
+    }
+  );
+
+  it('knows every direction an example uses', () => {
+    const directions = new Set(
+      [...examples.valid, ...examples.invalid].map(e => e.direction)
+    );
+    expect([...directions].sort()).toEqual(['kernel_to_lab', 'lab_to_kernel']);
+  });
+});

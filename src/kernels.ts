@@ -1,0 +1,481 @@
+// The lab side of the kernel bridge: attach Python kernels of notebooks and
+// consoles, push the session to every attached kernel, answer their requests
+// (by comm, or on stdin for a synchronous cell), per docs/protocol.md.
+import { ISessionContext, Notification } from '@jupyterlab/apputils';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { CartoAuthError } from './errors';
+import {
+  errorMessage,
+  ErrorCode,
+  IRequest,
+  ISessionMessage,
+  Message,
+  parseMessage,
+  ProtocolError,
+  SessionReason,
+  stdinReplyValue,
+  TARGET,
+  VERSION
+} from './protocol';
+import {
+  ICartoKernels,
+  ICartoSession,
+  ICartoSessionInfo,
+  ISignInOptions
+} from './tokens';
+
+/** What a lab executes, silently, to attach a Python kernel. */
+export const ATTACH_CODE =
+  'import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n_carto_auth_kernel.attach()\ndel _carto_auth_kernel';
+
+/** A kernel the bridge knows about. */
+interface IKernelState {
+  readonly kernel: Kernel.IKernelConnection;
+  comm: Kernel.IComm | null;
+  /** Why this kernel is not attached, for the status item, or null. */
+  problem: string | null;
+  attaching: boolean;
+}
+
+/** Options of {@link KernelBridge}. */
+export interface IKernelBridgeOptions {
+  readonly session: ICartoSession;
+  readonly trans: TranslationBundle;
+  /** Start a sign-in (the command's behaviour: dialogs on failure). */
+  readonly signIn: (options: ISignInOptions) => Promise<void>;
+  /** Bound of an interactive sign-in a kernel asked for, in seconds. */
+  readonly signInTimeoutSeconds: () => number;
+}
+
+/**
+ * Connects the CARTO session to kernels.
+ */
+export class KernelBridge implements ICartoKernels, IDisposable {
+  constructor(private _options: IKernelBridgeOptions) {
+    _options.session.changed.connect(this._onSessionChanged, this);
+    this._lastPushed = this._pushKey(_options.session.info);
+  }
+
+  /** Kernels that could not be attached, with the reason, changed. */
+  get problemsChanged(): ISignal<this, void> {
+    return this._problemsChanged;
+  }
+
+  /** Why some kernels are not attached (one line each), for the status item. */
+  get problems(): string[] {
+    return [...this._kernels.values()]
+      .map(state => state.problem)
+      .filter((p): p is string => !!p);
+  }
+
+  /** Number of kernels with an open CARTO comm. */
+  get attachedCount(): number {
+    return [...this._kernels.values()].filter(state => state.comm).length;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    Signal.clearData(this);
+    this._kernels.clear();
+  }
+
+  /** Follow a notebook's or console's session context, across kernel changes. */
+  watch(context: ISessionContext): void {
+    const onKernel = () => {
+      const kernel = context.session?.kernel;
+      if (kernel) {
+        this._addKernel(kernel);
+      }
+    };
+    context.kernelChanged.connect(onKernel);
+    context.disposed.connect(() => context.kernelChanged.disconnect(onKernel));
+    onKernel();
+  }
+
+  private _addKernel(kernel: Kernel.IKernelConnection): void {
+    // Only one connection per kernel handles comms; the others must not
+    // register a target (and need not: the handling one serves the kernel).
+    if (!kernel.handleComms || this._kernels.has(kernel) || kernel.isDisposed) {
+      return;
+    }
+    const state: IKernelState = {
+      kernel,
+      comm: null,
+      problem: null,
+      attaching: false
+    };
+    this._kernels.set(kernel, state);
+    kernel.registerCommTarget(TARGET, (comm, msg) =>
+      this._onCommOpen(state, comm, msg)
+    );
+    kernel.statusChanged.connect((_, status) => {
+      if (status === 'restarting' || status === 'autorestarting') {
+        state.comm = null; // the kernel process and its comm are gone
+      } else if (status === 'idle' && !state.comm && !state.attaching) {
+        void this._attach(state);
+      } else if (status === 'dead') {
+        state.comm = null;
+      }
+    });
+    kernel.disposed.connect(() => {
+      this._kernels.delete(kernel);
+      this._problemsChanged.emit();
+    });
+    void this._attach(state);
+  }
+
+  /** Run the attach code silently in a Python kernel. */
+  private async _attach(state: IKernelState): Promise<void> {
+    const { kernel } = state;
+    if (state.attaching || kernel.isDisposed) {
+      return;
+    }
+    state.attaching = true;
+    try {
+      const info = await kernel.info;
+      if (info.language_info.name !== 'python') {
+        return;
+      }
+      const future = kernel.requestExecute(
+        {
+          code: ATTACH_CODE,
+          silent: true,
+          store_history: false,
+          allow_stdin: false,
+          stop_on_error: false
+        },
+        true
+      );
+      const reply = await future.done;
+      const content = reply.content;
+      if (content.status === 'error') {
+        const missing = content.ename === 'ModuleNotFoundError';
+        this._setProblem(
+          state,
+          missing
+            ? this._options.trans.__(
+                'Kernel %1 cannot get the CARTO session: install jupyterlab-carto-auth in its environment (%pip install jupyterlab-carto-auth in a cell), then restart it.',
+                kernel.name
+              )
+            : this._options.trans.__(
+                'Kernel %1 could not attach to the CARTO session (%2).',
+                kernel.name,
+                content.ename
+              )
+        );
+      }
+    } catch (error) {
+      console.warn(
+        'jupyterlab-carto-auth: attach failed',
+        kernel.id,
+        String(error)
+      );
+    } finally {
+      state.attaching = false;
+    }
+  }
+
+  private _onCommOpen(
+    state: IKernelState,
+    comm: Kernel.IComm,
+    msg: KernelMessage.ICommOpenMsg
+  ): void {
+    let hello: Message;
+    try {
+      hello = parseMessage(msg.content.data, 'kernel_to_lab');
+      if (hello.type !== 'hello') {
+        throw new ProtocolError('bad_request', 'A comm must open with hello.');
+      }
+      if (!hello.versions.includes(VERSION)) {
+        throw new ProtocolError(
+          'unsupported_version',
+          `The lab speaks protocol ${VERSION}, the kernel ${hello.versions.join(', ')}.`
+        );
+      }
+    } catch (error) {
+      const protocolError =
+        error instanceof ProtocolError
+          ? error
+          : new ProtocolError('bad_request', String(error));
+      this._send(comm, errorMessage(protocolError.code, protocolError.message));
+      this._setProblem(
+        state,
+        protocolError.code === 'unsupported_version'
+          ? this._options.trans.__(
+              'Kernel %1 has an incompatible jupyterlab-carto-auth: upgrade it in the kernel environment.',
+              state.kernel.name
+            )
+          : null
+      );
+      return;
+    }
+    state.comm = comm;
+    this._setProblem(state, null);
+    comm.onMsg = message => this._onCommMsg(state, comm, message);
+    comm.onClose = () => {
+      if (state.comm === comm) {
+        state.comm = null;
+      }
+    };
+    void this._sessionMessage('attach').then(message =>
+      this._send(comm, message)
+    );
+  }
+
+  private _onCommMsg(
+    state: IKernelState,
+    comm: Kernel.IComm,
+    msg: KernelMessage.ICommMsgMsg
+  ): void {
+    let message: Message;
+    try {
+      message = parseMessage(msg.content.data, 'kernel_to_lab');
+    } catch (error) {
+      const data = msg.content.data as any;
+      // Never answer an error with an error.
+      if (data?.type !== 'error') {
+        const e = error as ProtocolError;
+        this._send(comm, errorMessage(e.code ?? 'bad_request', e.message));
+      }
+      console.warn(
+        'jupyterlab-carto-auth: refused a kernel message',
+        state.kernel.id
+      );
+      return;
+    }
+    if (message.type === 'request') {
+      void this._answer(state, comm, message, msg);
+    } else if (message.type === 'sign_out') {
+      void this._options.session.signOut();
+    } else if (message.type === 'hello') {
+      this._send(
+        comm,
+        errorMessage('bad_request', 'hello is only sent on comm open.')
+      );
+    }
+  }
+
+  /** Answer a kernel's request, by comm or on the stdin channel. */
+  private async _answer(
+    state: IKernelState,
+    comm: Kernel.IComm,
+    request: IRequest,
+    msg: KernelMessage.ICommMsgMsg
+  ): Promise<void> {
+    let reply: Message;
+    try {
+      const { session } = this._options;
+      if (session.info.status !== 'signed-in' && request.interactive) {
+        await this._promptSignIn(request.org);
+      }
+      reply =
+        session.info.status === 'signed-in'
+          ? await this._sessionMessage('reply', request.min_ttl)
+          : { v: 1, type: 'session', state: 'signed_out', reason: 'reply' };
+    } catch (error) {
+      const code: ErrorCode =
+        error instanceof CartoAuthError && isProtocolCode(error.code)
+          ? error.code
+          : 'cancelled';
+      reply = errorMessage(
+        code,
+        error instanceof Error ? error.message : String(error)
+      );
+    }
+    reply = { ...reply, id: request.id };
+    if (request.reply_via === 'stdin') {
+      try {
+        state.kernel.sendInputReply(
+          { status: 'ok', value: stdinReplyValue(request.id, reply) },
+          msg.header as any
+        );
+      } catch (error) {
+        console.warn(
+          'jupyterlab-carto-auth: stdin reply failed',
+          String(error)
+        );
+      }
+    } else {
+      this._send(comm, reply);
+    }
+  }
+
+  /**
+   * Ask the user to sign in for a waiting kernel: a popup needs a click, so
+   * the notification carries the button. Bounded by the sign-in time limit.
+   */
+  private _promptSignIn(org: string | null): Promise<void> {
+    const { session, trans } = this._options;
+    const seconds = this._options.signInTimeoutSeconds();
+    return new Promise<void>((resolve, reject) => {
+      let id = '';
+      const finish = (error?: CartoAuthError) => {
+        clearTimeout(timer);
+        session.changed.disconnect(onChange);
+        Notification.dismiss(id);
+        if (error) {
+          reject(error);
+        } else {
+          resolve();
+        }
+      };
+      const onChange = (_: ICartoSession, info: ICartoSessionInfo) => {
+        if (info.status === 'signed-in') {
+          finish();
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
+            new CartoAuthError(
+              'timeout',
+              trans.__(
+                'Nobody signed in to CARTO within %1 seconds. Click Sign in to CARTO, then run the cell again.',
+                seconds
+              )
+            )
+          ),
+        seconds * 1000
+      );
+      session.changed.connect(onChange);
+      id = Notification.info(
+        trans.__('A notebook cell is waiting for you to sign in to CARTO.'),
+        {
+          autoClose: false,
+          actions: [
+            {
+              label: trans.__('Sign in to CARTO'),
+              displayType: 'accent',
+              callback: () => {
+                void this._options.signIn(org ? { organization: org } : {});
+              }
+            },
+            {
+              label: trans.__('Cancel'),
+              callback: () =>
+                finish(
+                  new CartoAuthError(
+                    'cancelled',
+                    trans.__(
+                      'Sign-in to CARTO was cancelled in JupyterLab. Click Sign in to CARTO, then run the cell again.'
+                    )
+                  )
+                )
+            }
+          ]
+        }
+      );
+    });
+  }
+
+  /** The session as a protocol message (tokens only when signed in). */
+  private async _sessionMessage(
+    reason: SessionReason,
+    minTtl = 0
+  ): Promise<ISessionMessage> {
+    const { session } = this._options;
+    const token =
+      session.info.status === 'signed-in'
+        ? await session.getAccessToken(minTtl)
+        : null;
+    const info = session.info;
+    if (
+      !token ||
+      info.status !== 'signed-in' ||
+      !info.user ||
+      !info.expiresAt
+    ) {
+      return {
+        v: 1,
+        type: 'session',
+        state: 'signed_out',
+        reason: reason === 'attach' || reason === 'reply' ? reason : 'sign_out'
+      };
+    }
+    return {
+      v: 1,
+      type: 'session',
+      state: 'signed_in',
+      access_token: token,
+      expires_at: info.expiresAt / 1000,
+      api_base_url: info.apiBaseUrl,
+      user: {
+        email: info.user.email,
+        name: info.user.name,
+        org: info.user.org
+      },
+      reason
+    };
+  }
+
+  /** Push sign-in, refresh and sign-out to every attached kernel. */
+  private _onSessionChanged(_: ICartoSession, info: ICartoSessionInfo): void {
+    const key = this._pushKey(info);
+    if (key === this._lastPushed) {
+      return; // only an error text or the signing-in state changed
+    }
+    const reason: SessionReason =
+      info.status !== 'signed-in'
+        ? 'sign_out'
+        : this._lastPushed.startsWith('in:')
+          ? 'refresh'
+          : 'sign_in';
+    this._lastPushed = key;
+    void this._sessionMessage(reason).then(message => {
+      for (const state of this._kernels.values()) {
+        if (state.comm) {
+          this._send(state.comm, message);
+        }
+      }
+    });
+  }
+
+  /** What identifies a pushable change: a new token, or signed out. */
+  private _pushKey(info: ICartoSessionInfo): string {
+    if (info.status === 'signed-in') {
+      return `in:${info.expiresAt}`;
+    }
+    return info.status === 'signing-in' ? (this._lastPushed ?? 'out') : 'out';
+  }
+
+  /** Send without waiting: one slow or dead kernel never delays the others. */
+  private _send(comm: Kernel.IComm, message: Message): void {
+    try {
+      if (!comm.isDisposed) {
+        comm.send(message as any);
+      }
+    } catch (error) {
+      console.warn(
+        'jupyterlab-carto-auth: could not reach a kernel',
+        String(error)
+      );
+    }
+  }
+
+  private _setProblem(state: IKernelState, problem: string | null): void {
+    if (state.problem !== problem) {
+      state.problem = problem;
+      this._problemsChanged.emit();
+    }
+  }
+
+  private _kernels = new Map<Kernel.IKernelConnection, IKernelState>();
+  private _lastPushed: string;
+  private _isDisposed = false;
+  private _problemsChanged = new Signal<this, void>(this);
+}
+
+function isProtocolCode(code: string): code is ErrorCode {
+  return ['cancelled', 'timeout', 'network', 'denied'].includes(code);
+}
