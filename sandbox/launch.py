@@ -58,6 +58,20 @@ def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.P
     return proc, json.loads(line)
 
 
+def wait_for_lab(lab: subprocess.Popen, port: int, seconds: float = 90) -> bool:
+    """Wait until JupyterLab answers on its port (bounded); False if it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and lab.poll() is None:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.5)
+    if lab.poll() is None:
+        print(f"JupyterLab did not open port {port} within {seconds:.0f} s.", file=sys.stderr)
+    return False
+
+
 def lab_settings(info: dict) -> dict:
     """The lab settings that point the extension at the sandbox."""
     public = info["clients"]["public"]
@@ -116,12 +130,14 @@ def main() -> int:
         f"--ServerApp.port={lab_port}",
         "--ServerApp.port_retries=0",
         "--ServerApp.ip=127.0.0.1",
-        *([f"--ServerApp.log_level=WARN"] if args.test else []),
+        *(["--ServerApp.log_level=WARN"] if args.test else []),
         "--no-browser",
         f"--LabApp.app_settings_dir={settings_dir}",
     ]
     workspaces = workdir / "workspaces"
     cmd.append(f"--LabApp.workspaces_dir={workspaces}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines run as root
     if args.test:
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
     else:
@@ -131,11 +147,13 @@ def main() -> int:
         cmd += [f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}"]
         lab_url += f"?token={token}"
     if args.info_file:
-        Path(args.info_file).write_text(json.dumps({**info, "lab_url": lab_url, "workspaces_dir": str(workspaces)}))
+        Path(args.info_file).write_text(
+            json.dumps({**info, "lab_url": lab_url, "workspaces_dir": str(workspaces)})
+        )
         os.chmod(args.info_file, 0o600)
 
     lab = subprocess.Popen(cmd, env=env)  # noqa: S603
-    if not args.test:
+    if not args.test and wait_for_lab(lab, lab_port):
         user = info["user"]
         print(
             "\n"
