@@ -108,6 +108,9 @@ def kernel_env(info: dict) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test", action="store_true", help="Galata test configuration")
+    parser.add_argument(
+        "--app", choices=["lab", "notebook"], default="lab", help="JupyterLab or Notebook 7"
+    )
     parser.add_argument("--lab-port", type=int, default=0, help="JupyterLab port (0: free)")
     parser.add_argument("--callback-port", type=int, default=0, help="localhost callback port")
     parser.add_argument("--access-token-ttl", type=int, default=3600)
@@ -121,28 +124,34 @@ def main() -> int:
     settings_dir.mkdir()
     (settings_dir / "overrides.json").write_text(json.dumps(lab_settings(info), indent=2))
     env = {**os.environ, **kernel_env(info), "JUPYTER_CONFIG_DIR": str(workdir / "config")}
-    lab_url = f"http://localhost:{lab_port}/lab"
+    lab_url = f"http://localhost:{lab_port}/{'lab' if args.app == 'lab' else 'tree'}"
+    # Under `jupyter notebook` the JupyterLab server extension may serve the
+    # settings and workspaces too: configure both apps.
+    app_classes = ["LabApp"] if args.app == "lab" else ["LabApp", "JupyterNotebookApp"]
     cmd = [
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        args.app,
         f"--ServerApp.port={lab_port}",
         "--ServerApp.port_retries=0",
         "--ServerApp.ip=127.0.0.1",
         *(["--ServerApp.log_level=WARN"] if args.test else []),
         "--no-browser",
-        f"--LabApp.app_settings_dir={settings_dir}",
+        *(f"--{app}.app_settings_dir={settings_dir}" for app in app_classes),
     ]
     workspaces = workdir / "workspaces"
-    cmd.append(f"--LabApp.workspaces_dir={workspaces}")
+    cmd += [f"--{app}.workspaces_dir={workspaces}" for app in app_classes]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI machines run as root
-    if args.test:
+    root = workdir / "notebooks"
+    root.mkdir()
+    if args.test and args.app == "lab":
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
+    elif args.test:
+        # Notebook 7 UI tests: no token, a scratch root, nothing else of galata's.
+        cmd += [f"--ServerApp.root_dir={root}", "--IdentityProvider.token="]
     else:
-        root = workdir / "notebooks"
-        root.mkdir()
         token = os.urandom(16).hex()
         cmd += [f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}"]
         lab_url += f"?token={token}"
@@ -158,7 +167,7 @@ def main() -> int:
         print(
             "\n"
             "  CARTO sandbox demo\n"
-            f"  JupyterLab:      {lab_url}\n"
+            f"  Jupyter{'Lab' if args.app == 'lab' else ' Notebook'}: {lab_url}\n"
             f"  Sandbox sign-in: {user['email']} / {user['password']}\n"
             "  Click 'Sign in to CARTO' in the status bar. Ctrl-C stops everything.\n",
             flush=True,
