@@ -45,3 +45,17 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "jupyterlab_carto_auth.serverextension"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyterlab_carto_auth``: the ``%carto`` magic, and attach to the lab."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupyterlab_carto_auth``: remove the ``%carto`` magic."""
+    from .magics import unload
+
+    unload(ipython)

@@ -16,7 +16,7 @@ import os
 import stat
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,15 @@ def _make_private_dir(directory: Path, tighten: bool) -> None:
             os.chmod(directory, 0o700)
 
 
+@dataclass(frozen=True)
+class CacheEntry:
+    """What a cache file holds: the token, a refresh token if any, extra fields."""
+
+    token: Token
+    refresh_token: str | None = field(default=None, repr=False)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
 class TokenCache:
     """The cache file of one ``CacheKey``.
 
@@ -96,6 +105,11 @@ class TokenCache:
 
     def load(self) -> Token | None:
         """The cached token for this key, or ``None`` (missing, unusable or someone else's)."""
+        entry = self.load_entry()
+        return None if entry is None else entry.token
+
+    def load_entry(self) -> CacheEntry | None:
+        """The cached token with its refresh token and extra fields, or ``None``."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -122,16 +136,36 @@ class TokenCache:
             return None
         if any(data.get(name) != value for name, value in self._metadata().items()):
             return None  # another account's token (an explicit path shared by two)
-        return Token(access_token=token, expires_at=float(expires_at))
+        refresh = data.get("refresh_token")
+        extras = data.get("extras")
+        return CacheEntry(
+            token=Token(access_token=token, expires_at=float(expires_at)),
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            extras=extras if isinstance(extras, dict) else {},
+        )
 
-    def save(self, token: Token) -> None:
-        """Write the token atomically with mode 0600; a failure only warns."""
+    def save(
+        self,
+        token: Token,
+        *,
+        refresh_token: str | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the token atomically with mode 0600; a failure only warns.
+
+        ``refresh_token`` and ``extras`` (JSON values, such as a discovered API
+        base URL) are stored too when given.
+        """
         data: dict[str, Any] = {
             "version": CACHE_VERSION,
             "access_token": token.access_token,
             "expires_at": token.expires_at,
             **self._metadata(),
         }
+        if refresh_token:
+            data["refresh_token"] = refresh_token
+        if extras:
+            data["extras"] = extras
         directory = self.path.parent
         try:
             _make_private_dir(directory, tighten=self._default_location)

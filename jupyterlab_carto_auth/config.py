@@ -27,6 +27,7 @@ DEFAULT_ACCESS_CODE_REDIRECT_URI = "https://app.carto.com/auth/token"
 DEFAULT_ACCOUNTS_URL = "https://accounts.app.carto.com/accounts"
 DEFAULT_TENANT_CONFIG_URL_TEMPLATE = "https://{tenant_domain}/config.yaml"
 DEFAULT_HTTP_TIMEOUT = 30.0
+DEFAULT_SIGNIN_TIMEOUT = 300.0
 
 
 class EnvVar(NamedTuple):
@@ -63,6 +64,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     ),
     EnvVar("CARTO_ORGANIZATION", "organization", "SSO organization sent as `organization`."),
     EnvVar("CARTO_HTTP_TIMEOUT", "http_timeout", "Timeout in seconds of every HTTP request."),
+    EnvVar(
+        "CARTO_SIGNIN_TIMEOUT",
+        "signin_timeout",
+        "Seconds a kernel waits for a sign-in (lab, browser or pasted code).",
+    ),
 )
 
 _URL_FIELDS = frozenset(
@@ -175,7 +181,7 @@ def _check_field(name: str, label: str, value: Any) -> Any:
         return None if value is None else _check_url(label, value).rstrip("/")
     if name == "organization":
         return None if value is None else _check_text(label, value)
-    if name == "http_timeout":
+    if name in ("http_timeout", "signin_timeout"):
         return _check_timeout(label, value)
     raise AssertionError(f"unknown CartoConfig field {name}")  # pragma: no cover
 
@@ -202,6 +208,8 @@ class CartoConfig:
     organization: str | None = None
     #: Timeout in seconds of every HTTP request.
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
+    #: How long a kernel waits for an interactive sign-in, in seconds.
+    signin_timeout: float = DEFAULT_SIGNIN_TIMEOUT
 
     def __post_init__(self) -> None:
         for f in fields(self):

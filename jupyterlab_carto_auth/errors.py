@@ -79,3 +79,20 @@ class MissingDependencyError(CartoAuthError, ImportError):
 
 class InsecureFileWarning(UserWarning):
     """A file that holds a secret can be read or changed by other users."""
+
+
+class LabError(CredentialsError):
+    """JupyterLab could not hand this kernel a CARTO session.
+
+    ``code`` is the comm protocol's error code (``cancelled``, ``timeout``,
+    ``network``, ``denied``, ``unsupported_version`` or ``bad_request``); the
+    message says what to do.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class NoStdinError(CredentialsError):
+    """A sign-in needs someone to paste a code, but this process cannot ask for input."""

@@ -48,3 +48,23 @@ class Token:
             f"Token(access_token={mask(self.access_token)!r}, "
             f"expires_at={self.expires_at:.0f}, expires_in={self.expires_in():.0f}s)"
         )
+
+
+class Secret:
+    """A secret string (a refresh token) whose repr and str never show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Secret({mask(self.value)!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)

@@ -39,6 +39,8 @@ interface IKernelState {
   /** Why this kernel is not attached, for the status item, or null. */
   problem: string | null;
   attaching: boolean;
+  /** Attach at the next idle: set at start and by a restart. */
+  needsAttach: boolean;
 }
 
 /** Options of {@link KernelBridge}. */
@@ -113,16 +115,24 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       kernel,
       comm: null,
       problem: null,
-      attaching: false
+      attaching: false,
+      needsAttach: true
     };
     this._kernels.set(kernel, state);
     kernel.registerCommTarget(TARGET, (comm, msg) =>
       this._onCommOpen(state, comm, msg)
     );
     kernel.statusChanged.connect((_, status) => {
-      if (status === 'restarting' || status === 'autorestarting') {
+      // A restart shows as restarting/autorestarting when the lab asked for
+      // it, and only as starting when the server did (another client).
+      if (
+        status === 'restarting' ||
+        status === 'autorestarting' ||
+        status === 'starting'
+      ) {
         state.comm = null; // the kernel process and its comm are gone
-      } else if (status === 'idle' && !state.comm && !state.attaching) {
+        state.needsAttach = true;
+      } else if (status === 'idle' && state.needsAttach && !state.attaching) {
         void this._attach(state);
       } else if (status === 'dead') {
         state.comm = null;
@@ -142,6 +152,7 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       return;
     }
     state.attaching = true;
+    state.needsAttach = false;
     try {
       const info = await kernel.info;
       if (info.language_info.name !== 'python') {

@@ -320,3 +320,92 @@ def kernel(
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# --- kernel bridge: a long-lived-token sandbox, kernels with chosen settings ----------
+
+
+@pytest.fixture(scope="session")
+def sandbox_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A second sandbox: access tokens valid 10 min, the public client's localhost
+    callback on a free port (so the kernel-side local redirect can bind it)."""
+    node = shutil.which("node")
+    assert node, "node is needed to run the sandbox (sandbox/server.mjs)"
+    callback_port = free_port()
+    stderr_path = tmp_path_factory.mktemp("sandbox-long") / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                node,
+                str(REPO / "sandbox" / "server.mjs"),
+                "--access-token-ttl",
+                "600",
+                "--callback-port",
+                str(callback_port),
+            ],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        line = _read_ready_line(proc, SANDBOX_READY_TIMEOUT)
+        if not line:
+            _stop(proc)
+            pytest.fail(f"sandbox not ready; stderr:\n{stderr_path.read_text(errors='replace')}")
+        info = json.loads(line)
+        assert info.get("ready") is True, info
+        assert info["callback_port"] == callback_port
+        yield Sandbox(info=info, process=proc)
+    finally:
+        _stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def sandbox_kernel_env(sandbox: Sandbox) -> dict[str, str]:
+    """Every CARTO_* setting a kernel-side sign-in against ``sandbox`` needs."""
+    return {
+        **sandbox.env(),
+        "CARTO_CLIENT_ID": sandbox.info["clients"]["public"]["client_id"],
+        "CARTO_REDIRECT_URI": f"http://localhost:{sandbox.info['callback_port']}/callback/",
+        "CARTO_ACCESS_CODE_URL": sandbox.info["access_code_url"],
+    }
+
+
+@pytest.fixture
+def start_kernel(
+    sandbox_long: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[Any, Any]]]:
+    """``start_kernel(**env)``: a real ipykernel configured for ``sandbox_long`` plus ``env``
+    (a value of ``None`` removes a variable). Shut down at the end of the test."""
+    from jupyter_client.manager import start_new_kernel
+
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "test python3", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    started: list[tuple[Any, Any]] = []
+
+    def start(**overrides: str | None) -> tuple[Any, Any]:
+        env = {**os.environ, **sandbox_kernel_env(sandbox_long), "PYTHONPATH": str(REPO)}
+        for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
+            env.pop(name, None)
+        for name, value in overrides.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        km, kc = start_new_kernel(startup_timeout=60, kernel_name="python3", env=env, cwd=str(REPO))
+        started.append((km, kc))
+        return km, kc
+
+    try:
+        yield start
+    finally:
+        for km, kc in started:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)

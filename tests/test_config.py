@@ -59,6 +59,7 @@ GOOD_VALUES = {
     "CARTO_API_BASE_URL": ("api_base_url", "https://gcp-us-east1.api.carto.com"),
     "CARTO_ORGANIZATION": ("organization", "my-org"),
     "CARTO_HTTP_TIMEOUT": ("http_timeout", 2.5),
+    "CARTO_SIGNIN_TIMEOUT": ("signin_timeout", 42.0),
 }
 
 

@@ -19,6 +19,14 @@ FORBIDDEN = (
     # The HTTP stack is imported on the first request, not at import time.
     "urllib.request",
     "http.client",
+    "http.server",
+    # The kernel bridge imports these lazily, only inside a kernel.
+    "IPython",
+    "ipykernel",
+    "comm",
+    "zmq",
+    "asyncio",
+    "webbrowser",
 )
 
 
@@ -27,6 +35,11 @@ def test_importing_the_kernel_side_pulls_in_nothing_heavy() -> None:
         "import json, sys\n"
         "import jupyterlab_carto_auth\n"
         "import jupyterlab_carto_auth.auth\n"
+        "import jupyterlab_carto_auth.kernel\n"
+        "import jupyterlab_carto_auth.protocol\n"
+        "import jupyterlab_carto_auth.oauth\n"
+        "import jupyterlab_carto_auth.magics\n"
+        "jupyterlab_carto_auth.load_ipython_extension\n"
         "jupyterlab_carto_auth.CartoAuth, jupyterlab_carto_auth.CredentialsError\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
@@ -41,6 +54,8 @@ def test_importing_the_kernel_side_pulls_in_nothing_heavy() -> None:
     )
     modules = json.loads(result.stdout)
     assert "jupyterlab_carto_auth.auth" in modules
+    assert "jupyterlab_carto_auth.kernel" in modules
+    assert "jupyterlab_carto_auth.magics" in modules
     loaded = [
         name for name in modules if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
     ]

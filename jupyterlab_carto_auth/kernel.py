@@ -1,0 +1,684 @@
+"""The kernel end of the comm bridge to JupyterLab (``docs/protocol.md``).
+
+The lab attaches a Python kernel by executing, silently::
+
+    import jupyterlab_carto_auth.kernel as _carto_auth_kernel
+    _carto_auth_kernel.attach()
+
+which opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab
+then pushes its session (on attach, sign-in, refresh and sign-out); the newest
+one is kept in ``SESSION``. When the kernel needs a token the lab has not pushed
+(signed out, or about to expire), it sends a ``request``:
+
+- from synchronous code, ``request_session`` asks for the answer on the stdin
+  channel (``reply_via: "stdin"``) and polls the kernel's stdin socket for it,
+  because ipykernel delivers no comm message while a synchronous cell runs.
+  This is the mechanism of Colab's ``google.colab._message``;
+- from a coroutine, ``request_session_async`` asks for a comm answer, which
+  ipykernel delivers while the cell awaits.
+
+Every wait has a deadline. Only the standard library, ``comm``, ``ipykernel``
+and ``IPython`` are used, the last three imported lazily: outside a kernel
+(plain Python) ``attach()`` returns ``False`` and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import math
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import protocol
+from .errors import CredentialsError, LabError, NoStdinError
+from .tokens import DEFAULT_MARGIN, mask
+
+_log = logging.getLogger(__name__)
+
+#: How often the stdin socket is checked while waiting, seconds.
+POLL_INTERVAL = 0.05
+#: How long a non-interactive request may take (the lab may refresh over the network).
+LAB_REPLY_TIMEOUT = 15.0
+#: How long to wait for a lab that has not said hello yet before using another flow.
+LAB_PROBE_TIMEOUT = 2.0
+
+
+class LabNoAnswer(LabError):
+    """Nothing answered a request in time (no lab, or the lab is gone)."""
+
+    def __init__(self, message: str):
+        super().__init__("timeout", message)
+
+
+# --- the session the lab pushed --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabSessionInfo:
+    """One ``session`` message as received, with the time it arrived (epoch seconds)."""
+
+    state: str
+    reason: str
+    received_at: float
+    access_token: str | None = field(default=None, repr=False)
+    expires_at: float | None = None
+    api_base_url: str | None = None
+    email: str | None = None
+    name: str | None = None
+    org: str | None = None
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any], now: float | None = None) -> LabSessionInfo:
+        """From a message that ``protocol.parse_message`` accepted."""
+        received = time.time() if now is None else now
+        if message["state"] != "signed_in":
+            return cls(state="signed_out", reason=message["reason"], received_at=received)
+        user = message["user"]
+        base = message.get("api_base_url")
+        return cls(
+            state="signed_in",
+            reason=message["reason"],
+            received_at=received,
+            access_token=message["access_token"],
+            expires_at=float(message["expires_at"]),
+            api_base_url=base.rstrip("/") if isinstance(base, str) and base.strip() else None,
+            email=user["email"],
+            name=user["name"],
+            org=user.get("org"),
+        )
+
+    @property
+    def signed_in(self) -> bool:
+        return self.state == "signed_in" and bool(self.access_token)
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds left (``-inf`` when signed out). ``expires_at`` is UTC epoch seconds."""
+        if self.expires_at is None:
+            return -math.inf
+        return self.expires_at - (time.time() if now is None else now)
+
+    def margin(self) -> float:
+        """Seconds before expiry at which the token counts as expired: a minute, or a
+        quarter of the token's lifetime for tokens shorter than four minutes."""
+        if self.expires_at is None:
+            return DEFAULT_MARGIN
+        lifetime = max(self.expires_at - self.received_at, 0.0)
+        return min(DEFAULT_MARGIN, lifetime / 4)
+
+    def is_valid(self, margin: float | None = None) -> bool:
+        """Signed in, with more than ``margin`` (default: ``margin()``) seconds left."""
+        left = self.expires_in()
+        return (
+            self.signed_in
+            and math.isfinite(left)
+            and left > (self.margin() if margin is None else margin)
+        )
+
+    def __repr__(self) -> str:
+        if not self.signed_in:
+            return f"LabSessionInfo(state={self.state!r}, reason={self.reason!r})"
+        return (
+            f"LabSessionInfo(state='signed_in', reason={self.reason!r}, email={self.email!r}, "
+            f"org={self.org!r}, api_base_url={self.api_base_url!r}, "
+            f"access_token={mask(self.access_token or '')!r}, "
+            f"expires_in={self.expires_in():.0f}s)"
+        )
+
+
+class LabSession:
+    """What the lab last told this kernel. Thread-safe; one per kernel process (``SESSION``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._info: LabSessionInfo | None = None
+        self._lab_present = False
+
+    @property
+    def lab_present(self) -> bool:
+        """True once a valid ``session`` came from a lab: a JupyterLab with the extension."""
+        with self._lock:
+            return self._lab_present
+
+    @property
+    def current(self) -> LabSessionInfo | None:
+        """The newest session, or ``None`` if the lab never sent one."""
+        with self._lock:
+            return self._info
+
+    @property
+    def signed_out_in_lab(self) -> bool:
+        """The user signed out in JupyterLab (or with ``%carto logout``) and has not signed in."""
+        info = self.current
+        return info is not None and info.state == "signed_out" and info.reason == "sign_out"
+
+    def update(self, message: dict[str, Any]) -> LabSessionInfo:
+        """Record a valid ``session`` message; returns the session now held.
+
+        A signed-in session for the same user that expires before the one held is
+        stale (a push queued while a synchronous cell got a newer token on stdin)
+        and is not applied.
+        """
+        info = LabSessionInfo.from_message(message)
+        with self._lock:
+            self._lab_present = True
+            held = self._info
+            stale = (
+                info.signed_in
+                and held is not None
+                and held.signed_in
+                and held.email == info.email
+                and held.org == info.org
+                and (held.expires_at or 0) > (info.expires_at or 0)
+            )
+            if not stale:
+                self._info = info
+            return self._info  # type: ignore[return-value]
+
+    def mark_signed_out(self) -> None:
+        """Forget the token now (a sign-out asked by this kernel)."""
+        with self._lock:
+            self._info = LabSessionInfo(
+                state="signed_out", reason="sign_out", received_at=time.time()
+            )
+
+    def clear(self) -> None:
+        """Forget everything, as in a new kernel (tests)."""
+        with self._lock:
+            self._info = None
+            self._lab_present = False
+
+    def __repr__(self) -> str:
+        return f"LabSession(lab_present={self.lab_present}, current={self.current!r})"
+
+
+#: The session store of this kernel process.
+SESSION = LabSession()
+
+
+# --- the comm ------------------------------------------------------------------------
+
+
+class _Waiter:
+    """A request waiting for its comm answer, from a thread or a coroutine."""
+
+    def __init__(self, loop: Any = None, future: Any = None) -> None:
+        self.event = threading.Event()
+        self.message: Any = None
+        self._loop = loop
+        self._future = future
+
+    def resolve(self, message: Any) -> None:
+        self.message = message
+        self.event.set()
+        if self._future is not None:
+            future = self._future
+
+            def _set() -> None:
+                if not future.done():
+                    future.set_result(message)
+
+            # A closed loop raises RuntimeError: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_set)
+
+
+class _Bridge:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.comm: Any = None
+        self.pending: dict[str, _Waiter] = {}
+        #: Ids of recent stdin requests: a late lab answer to one is recognised
+        #: (and used) if it arrives while a paste prompt waits.
+        self.recent_ids: collections.deque[str] = collections.deque(maxlen=16)
+        #: A probe got no answer: no lab is listening (until a lab runs ``attach()``).
+        self.probe_failed = False
+
+
+_bridge = _Bridge()
+#: One user of the stdin socket at a time, among this module's functions.
+_stdin_lock = threading.Lock()
+
+
+def _kernel() -> Any | None:
+    """The running ipykernel, or ``None`` (plain Python, terminal IPython)."""
+    if "IPython" not in sys.modules or "ipykernel" not in sys.modules:
+        return None
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython half-imported
+        return None
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None or getattr(kernel, "session", None) is None:
+        return None
+    return kernel
+
+
+def in_kernel() -> bool:
+    """True when running in an ipykernel (a notebook or console kernel)."""
+    return _kernel() is not None
+
+
+def is_attached() -> bool:
+    """True while this kernel has an open ``carto_auth`` comm."""
+    with _bridge.lock:
+        return _bridge.comm is not None
+
+
+def attach() -> bool:
+    """Announce this kernel to the lab: open the ``carto_auth`` comm with a ``hello``.
+
+    What the lab executes on every kernel it connects to. Calling it again (a lab
+    that reloaded, a second browser tab) closes the previous comm and opens a new
+    one, so whoever calls it gets a ``hello``; the kernel never holds more than
+    one ``carto_auth`` comm and keeps the session it has. Returns ``False``, doing
+    nothing, outside an ipykernel.
+    """
+    if _kernel() is None:
+        return False
+    with _bridge.lock:
+        _bridge.probe_failed = False  # a lab runs this: worth asking again
+        _close_comm_locked()
+        return _open_comm_locked()
+
+
+def ensure_attached() -> bool:
+    """Open the comm unless one is open; ``False`` outside an ipykernel."""
+    if _kernel() is None:
+        return False
+    with _bridge.lock:
+        if _bridge.comm is not None:
+            return True
+        return _open_comm_locked()
+
+
+def _open_comm_locked() -> bool:
+    import comm
+
+    try:
+        opened = comm.create_comm(target_name=protocol.TARGET, data=protocol.hello())
+    except Exception as exc:
+        _log.debug("carto_auth: could not open the comm (%s)", type(exc).__name__)
+        return False
+
+    def on_close(_msg: Any) -> None:
+        with _bridge.lock:
+            if _bridge.comm is opened:
+                _bridge.comm = None
+
+    opened.on_msg(_on_msg)
+    opened.on_close(on_close)
+    _bridge.comm = opened
+    return True
+
+
+def _close_comm_locked() -> None:
+    old, _bridge.comm = _bridge.comm, None
+    if old is None:
+        return
+    try:
+        old.on_msg(None)
+        old.on_close(None)
+        old.close()
+    except Exception as exc:
+        _log.debug("carto_auth: could not close the old comm (%s)", type(exc).__name__)
+
+
+def _send(message: dict[str, Any]) -> bool:
+    with _bridge.lock:
+        current = _bridge.comm
+    if current is None:
+        return False
+    try:
+        current.send(message)
+    except Exception as exc:
+        _log.debug("carto_auth: could not send to the lab (%s)", type(exc).__name__)
+        return False
+    return True
+
+
+def _on_msg(msg: Any) -> None:
+    """Handle a ``comm_msg`` from the lab. Never raises; logs no message content."""
+    try:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        data = content.get("data") if isinstance(content, dict) else None
+        try:
+            message = protocol.parse_message(data, "lab_to_kernel")
+        except protocol.ProtocolError as exc:
+            _log.debug("carto_auth: refused a message from the lab (%s)", exc.code)
+            # Never answer an error with an error.
+            if not (isinstance(data, dict) and data.get("type") == "error"):
+                _send(protocol.error(exc.code, exc.message))
+            return
+        _dispatch(message)
+    except Exception as exc:
+        _log.debug("carto_auth: failed to handle a lab message (%s)", type(exc).__name__)
+
+
+def _dispatch(message: dict[str, Any]) -> None:
+    if message["type"] == "session":
+        SESSION.update(message)
+    elif "id" not in message:
+        _log.debug("carto_auth: the lab reported %s", message["code"])
+    if "id" in message:
+        with _bridge.lock:
+            waiter = _bridge.pending.pop(message["id"], None)
+        if waiter is not None:
+            waiter.resolve(message)
+
+
+# --- requests ------------------------------------------------------------------------
+
+
+def new_request_id() -> str:
+    """A fresh request id (16 of ``[A-Za-z0-9_-]``)."""
+    return secrets.token_urlsafe(12)
+
+
+def _checked_min_ttl(min_ttl: float) -> float:
+    value = float(min_ttl)
+    if not math.isfinite(value):
+        value = 0.0
+    value = min(max(value, 0.0), float(protocol.MAX_MIN_TTL))
+    return int(value) if value.is_integer() else value
+
+
+def _accept_reply(message: Any) -> dict[str, Any]:
+    """The session a lab answered, or ``LabError`` for its ``error`` or a broken answer."""
+    try:
+        message = protocol.parse_message(message, "lab_to_kernel")
+    except protocol.ProtocolError as exc:
+        raise LabError(
+            "bad_request",
+            "JupyterLab answered with a message this kernel does not understand "
+            f"({exc.message}) Make sure jupyterlab-carto-auth has the same version in "
+            "JupyterLab and in this kernel's environment.",
+        ) from None
+    if message["type"] == "error":
+        raise LabError(message["code"], message["message"])
+    SESSION.update(message)
+    return message
+
+
+def _not_sent() -> LabNoAnswer:
+    return LabNoAnswer("Could not send the request to JupyterLab: the comm to the lab is closed.")
+
+
+def _no_answer(seconds: float) -> LabNoAnswer:
+    return LabNoAnswer(
+        f"JupyterLab did not answer within {seconds:g} s. Is the notebook still open in "
+        "JupyterLab with jupyterlab-carto-auth installed?"
+    )
+
+
+def request_session(
+    min_ttl: float = 0,
+    interactive: bool = False,
+    org: str | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Ask the lab for a session whose token is valid ``min_ttl`` more seconds; wait for it.
+
+    For synchronous callers. In the kernel's main thread the answer comes on the
+    stdin channel (an unsolicited ``input_reply``, so no prompt ever appears);
+    in another thread, as a comm message (delivered while the main thread is
+    idle or awaiting). Returns the ``session`` message (``state`` may be
+    ``signed_out``); raises ``LabError`` with the lab's error code and message,
+    ``LabNoAnswer`` after ``timeout`` seconds (default ``LAB_REPLY_TIMEOUT``),
+    ``CredentialsError`` outside a kernel.
+    """
+    kernel = _kernel()
+    if kernel is None or not ensure_attached():
+        raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
+    seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
+    deadline = time.monotonic() + seconds
+    req_id = new_request_id()
+    ttl = _checked_min_ttl(min_ttl)
+    if threading.current_thread() is threading.main_thread():
+        message = protocol.request(req_id, interactive, org, ttl, "stdin")
+        with _bridge.lock:
+            _bridge.recent_ids.append(req_id)
+        if not _send(message):
+            raise _not_sent()
+        with _stdin_lock:
+            reply = _wait_stdin_reply(kernel, {req_id}, deadline)
+        if reply is None:
+            raise _no_answer(seconds)
+        return _accept_reply(reply[1])
+    waiter = _Waiter()
+    with _bridge.lock:
+        _bridge.pending[req_id] = waiter
+    try:
+        if not _send(protocol.request(req_id, interactive, org, ttl, "comm")):
+            raise _not_sent()
+        if not waiter.event.wait(max(deadline - time.monotonic(), 0)):
+            raise _no_answer(seconds)
+    finally:
+        with _bridge.lock:
+            _bridge.pending.pop(req_id, None)
+    return _accept_reply(waiter.message)
+
+
+async def request_session_async(
+    min_ttl: float = 0,
+    interactive: bool = False,
+    org: str | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """``request_session`` for coroutines: the lab answers on the comm, which ipykernel
+    delivers while the cell awaits. Bounded by ``timeout`` seconds."""
+    import asyncio
+
+    if _kernel() is None or not ensure_attached():
+        raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
+    seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
+    req_id = new_request_id()
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    with _bridge.lock:
+        _bridge.pending[req_id] = _Waiter(loop, future)
+    try:
+        message = protocol.request(req_id, interactive, org, _checked_min_ttl(min_ttl), "comm")
+        if not _send(message):
+            raise _not_sent()
+        try:
+            reply = await asyncio.wait_for(future, seconds)
+        except asyncio.TimeoutError:
+            raise _no_answer(seconds) from None
+    finally:
+        with _bridge.lock:
+            _bridge.pending.pop(req_id, None)
+    return _accept_reply(reply)
+
+
+def probe_lab(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
+    """True if a lab serves this kernel, asking it (non-interactively) if it never spoke.
+
+    Covers a cell that runs before the lab's attach did (Restart and Run All).
+    Asks only where a lab could answer: the main thread of a kernel whose
+    frontend handles stdin, not in Colab; and once, until a lab runs ``attach()``.
+    """
+    if SESSION.lab_present:
+        return True
+    kernel = _kernel()
+    if (
+        kernel is None
+        or "google.colab" in sys.modules
+        or not getattr(kernel, "_allow_stdin", True)
+        or threading.current_thread() is not threading.main_thread()
+        or not ensure_attached()
+    ):
+        return False
+    with _bridge.lock:
+        if _bridge.probe_failed:
+            return False
+    try:
+        request_session(min_ttl=0, interactive=False, timeout=timeout)
+    except LabNoAnswer:
+        with _bridge.lock:
+            _bridge.probe_failed = True
+        return False
+    except LabError:
+        return True  # a lab answered, with an error
+    return True
+
+
+async def probe_lab_async(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
+    """``probe_lab`` for coroutines: the lab answers on the comm."""
+    if SESSION.lab_present:
+        return True
+    if _kernel() is None or "google.colab" in sys.modules or not ensure_attached():
+        return False
+    with _bridge.lock:
+        if _bridge.probe_failed:
+            return False
+    try:
+        await request_session_async(min_ttl=0, interactive=False, timeout=timeout)
+    except LabNoAnswer:
+        with _bridge.lock:
+            _bridge.probe_failed = True
+        return False
+    except LabError:
+        return True
+    return True
+
+
+def sign_out() -> bool:
+    """Ask the lab to sign out of CARTO (every tab and kernel); forget the token here now.
+
+    Returns ``False`` when no lab is attached.
+    """
+    if not ensure_attached() or not SESSION.lab_present:
+        return False
+    sent = _send(protocol.sign_out())
+    SESSION.mark_signed_out()
+    return sent
+
+
+# --- the stdin socket ----------------------------------------------------------------
+
+
+def _input_value(reply: Any) -> Any:
+    if not isinstance(reply, dict):
+        return None
+    header = reply.get("header")
+    if not isinstance(header, dict) or header.get("msg_type") != "input_reply":
+        return None
+    content = reply.get("content")
+    return content.get("value") if isinstance(content, dict) else None
+
+
+def _wait_stdin_reply(
+    kernel: Any, request_ids: set[str], deadline: float, *, plain: bool = False
+) -> tuple[str, Any] | None:
+    """Poll the kernel's stdin socket until ``deadline`` (monotonic seconds).
+
+    Returns ``("lab", message)`` for a lab's answer to one of ``request_ids``,
+    ``("input", value)`` for any other ``input_reply`` when ``plain`` (an answer
+    to our own prompt), or ``None`` at the deadline. Everything else is dropped.
+    """
+    import zmq
+
+    socket = kernel.stdin_socket
+    session = kernel.session
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            readable, _, failed = zmq.select([socket], [], [socket], min(POLL_INTERVAL, remaining))
+        except zmq.ZMQError as exc:
+            raise LabError(
+                "network", "The kernel's stdin channel is closed; restart the kernel."
+            ) from exc
+        if not readable and not failed:
+            continue
+        try:
+            _, reply = session.recv(socket, zmq.NOBLOCK)
+        except Exception as exc:
+            _log.debug("carto_auth: dropped an unreadable stdin message (%s)", type(exc).__name__)
+            continue
+        value = _input_value(reply)
+        if value is None:
+            continue
+        envelope = protocol.parse_stdin_reply(value)
+        if envelope is not None:
+            if envelope[0] in request_ids:
+                return "lab", envelope[1]
+            _log.debug("carto_auth: dropped a stale answer from the lab")
+            continue
+        if plain:
+            return "input", value
+        _log.debug("carto_auth: dropped an input_reply nobody waits for")
+
+
+def _drain_stdin(kernel: Any, request_ids: set[str]) -> tuple[str, Any] | None:
+    """Drop stale replies (as ipykernel does before a prompt), keeping a late lab answer."""
+    import zmq
+
+    found = None
+    for _ in range(1000):
+        try:
+            _, reply = kernel.session.recv(kernel.stdin_socket, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            break
+        except Exception:  # noqa: S112 - an unreadable message is dropped
+            continue
+        if reply is None:
+            break
+        envelope = protocol.parse_stdin_reply(_input_value(reply))
+        if envelope is not None and envelope[0] in request_ids:
+            found = ("lab", envelope[1])
+    return found
+
+
+def ask_frontend(prompt: str, *, password: bool, timeout: float) -> tuple[str, Any]:
+    """Ask the notebook's user for input (an ``input_request``), waiting ``timeout`` s at most.
+
+    ipykernel's own ``input``/``getpass`` wait forever; this sends the same
+    request and polls with a deadline. A lab answer to a recent request of ours
+    that arrives meanwhile is returned as ``("lab", message)``; the user's text
+    as ``("input", value)``. Raises ``NoStdinError`` when the frontend does not
+    do input (papermill, ``allow_stdin=False``), ``LabNoAnswer`` at the deadline,
+    ``EOFError`` for an end-of-input answer.
+    """
+    kernel = _kernel()
+    if kernel is None:
+        raise NoStdinError("Not running in a Jupyter kernel.")
+    if not getattr(kernel, "_allow_stdin", False):
+        raise NoStdinError("This frontend does not support input requests.")
+    try:  # ipykernel >= 6: where to send the request, as its own getpass does
+        ident = kernel._parent_ident["shell"]
+        parent = kernel.get_parent("shell")
+    except Exception:  # pragma: no cover - older kernels: their own, unbounded, prompt
+        import getpass
+
+        return "input", (getpass.getpass(prompt) if password else input(prompt))
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    with _bridge.lock:
+        ids = set(_bridge.recent_ids)
+    deadline = time.monotonic() + timeout
+    with _stdin_lock:
+        late = _drain_stdin(kernel, ids)
+        if late is not None:
+            return late
+        kernel.session.send(
+            kernel.stdin_socket,
+            "input_request",
+            {"prompt": prompt, "password": password},
+            parent,
+            ident=ident,
+        )
+        answer = _wait_stdin_reply(kernel, ids, deadline, plain=True)
+    if answer is None:
+        raise LabNoAnswer(f"No answer within {timeout:g} s.")
+    if answer[0] == "input" and answer[1] == "\x04":
+        raise EOFError
+    return answer
