@@ -2,7 +2,12 @@
 // comm. Real JupyterLab, real ipykernel, real sandbox provider and API.
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { sandboxHook, setLifetimes, signInWithPopup } from './helpers';
+import {
+  sandboxHook,
+  screenshot,
+  setLifetimes,
+  signInWithPopup
+} from './helpers';
 
 /** A cell that uses the session like carto-auth code does and calls the API. */
 const API_CELL = `import urllib.request, urllib.error
@@ -124,9 +129,7 @@ test('signed in: CartoAuth.from_oauth() in a cell calls the CARTO API (200)', as
   );
   expect(Number(token)).toBeGreaterThan(100);
   expect(shown).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/);
-  await page.screenshot({
-    path: 'ui-tests/screenshots/notebook-signed-in.png'
-  });
+  await page.screenshot({ path: screenshot('notebook-signed-in.png') });
 });
 
 test('signed out: the cell asks the lab, the user signs in, the same cell completes', async ({
