@@ -81,7 +81,44 @@ class _JsonHandler(APIHandler):
             message = responses.get(status_code, "Unknown error")
             if isinstance(error, web.HTTPError) and error.log_message and status_code < 500:
                 message = error.log_message % error.args if error.args else error.log_message
-        self.finish(json.dumps({"error": code, "message": message}))
+        self.finish(json.dumps(self.error_payload(code, message)))
+
+    def error_payload(self, code: str, message: str) -> dict[str, str]:
+        """The JSON body of an error answer."""
+        return {"error": code, "message": message}
+
+    async def forward(self, payload: Any) -> dict[str, Any]:
+        """Validate a proxy request and send it upstream; the envelope, or an _ApiError."""
+        try:
+            request = proxy.parse_request(payload, self.carto.origins)
+        except proxy.ProxyError as e:
+            if e.origin is not None:
+                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
+            raise _ApiError(e.status, e.code, e.message) from None
+        try:
+            envelope = await proxy.forward(
+                request,
+                timeout=self.carto.proxy_timeout,
+                max_bytes=self.carto.max_response_bytes,
+                user_agent=self.carto.user_agent,
+            )
+        except proxy.ProxyError as e:
+            self.log.info(
+                "carto-auth proxy: %s %s%s failed: %s",
+                request.method,
+                request.origin,
+                request.path,
+                e.code,
+            )
+            raise _ApiError(e.status, e.code, e.message) from None
+        self.log.info(
+            "carto-auth proxy: %s %s%s -> %d",
+            request.method,
+            request.origin,
+            request.path,
+            envelope["status"],
+        )
+        return envelope
 
     def send_json(self, status: int, payload: dict[str, Any]) -> None:
         self.set_status(status)
@@ -186,37 +223,7 @@ class ProxyHandler(_JsonHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        payload = self.read_json()
-        try:
-            request = proxy.parse_request(payload, self.carto.origins)
-        except proxy.ProxyError as e:
-            if e.origin is not None:
-                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
-            raise _ApiError(e.status, e.code, e.message) from None
-        try:
-            envelope = await proxy.forward(
-                request,
-                timeout=self.carto.proxy_timeout,
-                max_bytes=self.carto.max_response_bytes,
-                user_agent=self.carto.user_agent,
-            )
-        except proxy.ProxyError as e:
-            self.log.info(
-                "carto-auth proxy: %s %s%s failed: %s",
-                request.method,
-                request.origin,
-                request.path,
-                e.code,
-            )
-            raise _ApiError(e.status, e.code, e.message) from None
-        self.log.info(
-            "carto-auth proxy: %s %s%s -> %d",
-            request.method,
-            request.origin,
-            request.path,
-            envelope["status"],
-        )
-        self.send_json(200, envelope)
+        self.send_json(200, await self.forward(self.read_json()))
 
 
 class RawProxyHandler(_JsonHandler):
@@ -229,16 +236,10 @@ class RawProxyHandler(_JsonHandler):
     (``{"error", "error_description"}``) so such a library reports them.
     """
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, _ApiError):
-            code, message = error.code, error.message
-        else:
-            code = _ERROR_CODES.get(status_code, "server_error")
-            message = responses.get(status_code, "Unknown error")
-        self.finish(json.dumps({"error": code, "error_description": message}))
+    def error_payload(self, code: str, message: str) -> dict[str, str]:
+        return {"error": code, "error_description": message}
 
-    async def _forward(self, method: str) -> None:
+    async def _pass_through(self, method: str) -> None:
         headers = {
             name: value
             for name in proxy.FORWARDED_HEADERS
@@ -258,36 +259,18 @@ class RawProxyHandler(_JsonHandler):
         }
         if len(self.request.body) > MAX_REQUEST_BYTES:
             raise _ApiError(400, "bad_request", "The request body is too large.")
-        try:
-            request = proxy.parse_request(payload, self.carto.origins)
-            envelope = await proxy.forward(
-                request,
-                timeout=self.carto.proxy_timeout,
-                max_bytes=self.carto.max_response_bytes,
-                user_agent=self.carto.user_agent,
-            )
-        except proxy.ProxyError as e:
-            if e.origin is not None:
-                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
-            raise _ApiError(e.status, e.code, e.message) from None
-        self.log.info(
-            "carto-auth proxy: %s %s%s -> %d",
-            request.method,
-            request.origin,
-            request.path,
-            envelope["status"],
-        )
+        envelope = await self.forward(payload)
         self.set_status(envelope["status"])
         self.set_header("Content-Type", envelope["content_type"] or "application/octet-stream")
         self.finish(envelope["body"])
 
     @web.authenticated
     async def get(self) -> None:
-        await self._forward("GET")
+        await self._pass_through("GET")
 
     @web.authenticated
     async def post(self) -> None:
-        await self._forward("POST")
+        await self._pass_through("POST")
 
 
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
