@@ -148,6 +148,10 @@ def main() -> int:
     root.mkdir()
     if args.test and args.app == "lab":
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
+        # A kernel whose environment lacks this package (ui-tests/kernels/).
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            filter(None, [str(ROOT / "ui-tests"), os.environ.get("JUPYTER_PATH")])
+        )
     elif args.test:
         # Notebook 7 UI tests: no token, a scratch root, nothing else of galata's.
         cmd += [f"--ServerApp.root_dir={root}", "--IdentityProvider.token="]

@@ -115,8 +115,11 @@ export class SignInFlows {
         !servedByJupyter(settings.redirectUri, this._serverSettings().baseUrl)
       ) {
         const relay = await this._startRelay(settings.redirectUri, stateId);
-        cleanups.push(() => void this._cancelRelay(relay));
-        callback = this._pollRelay(relay, settings.redirectUri, signal);
+        let relayOpen = true; // the server forgets an attempt once it answered
+        cleanups.push(() => relayOpen && void this._cancelRelay(relay));
+        callback = this._pollRelay(relay, settings.redirectUri, signal).finally(
+          () => (relayOpen = false)
+        );
       } else {
         callback = waitForCallbackPage(stateId, signal);
       }

@@ -88,3 +88,33 @@ test.describe('rememberSession off', () => {
     await expect(status).toHaveAttribute('data-status', 'signed-out');
   });
 });
+
+test.describe('status item setting', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyterlab-carto-auth:statusbar': { showStatusItem: false }
+    }
+  });
+
+  test('showStatusItem false hides the item; the command still works', async ({
+    page
+  }) => {
+    await expect(page.locator('#jp-main-statusbar')).toBeVisible();
+    await expect(page.locator('.jp-CartoAuth-statusButton')).toBeHidden();
+    const popupOpened = page.waitForEvent('popup');
+    await runCommand(page, 'carto-auth:sign-in');
+    await logInOnSandbox(await popupOpened);
+    await expect
+      .poll(() =>
+        page.evaluate(() =>
+          (window as any).jupyterapp.commands.isEnabled('carto-auth:sign-out')
+        )
+      )
+      .toBe(true);
+    await runCommand(page, 'carto-auth:show-account');
+    await expect(page.locator('.jp-Dialog')).toContainText(
+      sandboxInfo().user.email
+    );
+  });
+});

@@ -258,3 +258,47 @@ test.describe('ten notebooks', () => {
     }
   });
 });
+
+test('a kernel without the package is left alone and the status item says what to do', async ({
+  page,
+  tmpPath
+}) => {
+  const cell = {
+    cell_type: 'code',
+    source: '',
+    metadata: {},
+    outputs: [],
+    execution_count: null
+  };
+  const notebook = {
+    cells: [cell, { ...cell }],
+    metadata: {
+      kernelspec: {
+        name: 'python3-without-carto',
+        display_name: 'Python 3 (without jupyterlab-carto-auth)',
+        language: 'python'
+      }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  const path = `${tmpPath}/bare.ipynb`;
+  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
+  await page.evaluate(
+    path =>
+      (window as any).jupyterapp.commands.execute('docmanager:open', { path }),
+    path
+  );
+  const status = page.locator('.jp-CartoAuth-statusButton');
+  await expect(status).toContainText('1 kernel without CARTO', {
+    timeout: 60000
+  });
+  await expect(status).toHaveAttribute(
+    'title',
+    /install jupyterlab-carto-auth in its environment/
+  );
+  // Left alone: the kernel still runs cells, and attach is not retried each time
+  await kernelIdle(page);
+  expect(await run(page, 0, 'print(6 * 7)')).toContain('42');
+  expect(await run(page, 1, 'print("hist", len(In))')).toContain('hist 3');
+});

@@ -70,8 +70,25 @@ test.describe('popup sign-in with the default client', () => {
       .screenshot({ path: screenshot('account-panel.png') });
     await dialog.locator('button', { hasText: 'Sign out' }).click();
 
-    // Then the lab is signed out, and stays so after a reload
+    // Then the lab is signed out, and the refresh token is revoked at the provider
     await expect(status).toHaveAttribute('data-status', 'signed-out');
+    const refreshToken = tokens.refresh[tokens.refresh.length - 1];
+    await expect
+      .poll(async () => {
+        const response = await fetch(info.token_url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: refreshToken,
+            client_id: info.clients.public.client_id
+          })
+        });
+        return (await response.json()).error;
+      })
+      .toBe('invalid_grant');
+
+    // And it stays signed out after a reload
     await page.reload();
     await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
     await expect(status).toHaveAttribute('data-status', 'signed-out');
