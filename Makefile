@@ -44,8 +44,8 @@ lint-js: node_modules/.stamp
 	$(BIN)/jlpm lint:check
 
 lint-py: install
-	$(BIN)/ruff check jupyterlab_carto_auth tests sandbox ui-tests
-	$(BIN)/ruff format --check jupyterlab_carto_auth tests sandbox ui-tests
+	$(BIN)/ruff check jupyterlab_carto_auth tests sandbox ui-tests bench
+	$(BIN)/ruff format --check jupyterlab_carto_auth tests sandbox ui-tests bench
 
 lint: lint-js lint-py
 
@@ -62,6 +62,9 @@ ui-test: install chromium
 	$(BIN)/jlpm ui-test
 
 test: lint jest sandbox-test pytest ui-test
+
+bench: install
+	$(PY) bench/bench.py
 
 clean:
 	rm -rf lib jupyterlab_carto_auth/labextension jupyterlab_carto_auth/_version.py coverage ui-tests/test-results
