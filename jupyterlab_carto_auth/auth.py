@@ -276,11 +276,7 @@ class CartoAuth:
             )
         except LabError as exc:
             raise _lab_failure(exc, config.signin_timeout) from None
-        if answer["state"] != "signed_in":
-            raise CredentialsError(
-                "You are not signed in to CARTO in JupyterLab. Click Sign in to CARTO, then run "
-                "this cell again."
-            )
+        _require_signed_in(answer)
         return auth
 
     @classmethod
@@ -309,11 +305,7 @@ class CartoAuth:
             )
         except LabError as exc:
             raise _lab_failure(exc, config.signin_timeout) from None
-        if answer["state"] != "signed_in":
-            raise CredentialsError(
-                "You are not signed in to CARTO in JupyterLab. Click Sign in to CARTO, then run "
-                "this cell again."
-            )
+        _require_signed_in(answer)
         return auth
 
     @classmethod
@@ -653,3 +645,12 @@ def _lab_failure(exc: LabError, timeout: float) -> LabError:
     else:
         message = f"JupyterLab could not hand this kernel a CARTO session: {exc}"
     return LabError(exc.code, message)
+
+
+def _require_signed_in(answer: dict) -> None:
+    """The lab's answer to an interactive request must be a signed-in session."""
+    if answer["state"] != "signed_in":
+        raise CredentialsError(
+            "You are not signed in to CARTO in JupyterLab. Click Sign in to CARTO, then run "
+            "this cell again."
+        )

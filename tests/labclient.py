@@ -17,6 +17,22 @@ import zmq
 
 from jupyterlab_carto_auth import protocol
 
+#: Cell code defining ``api_status(token)``: the sandbox API's answer to a query
+#: (format with ``base``, the API base URL).
+API_CHECK = """
+import urllib.request, urllib.error
+def api_status(token):
+    request = urllib.request.Request(
+        {base!r} + "/v3/sql/carto_dw/query?q=select+1",
+        headers={{"Authorization": "Bearer " + token}},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+"""
+
 ATTACH_CODE = (
     "import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n"
     "_carto_auth_kernel.attach()\n"

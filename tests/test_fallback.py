@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, Sandbox, free_port
-from labclient import Cell, LabClient
+from labclient import API_CHECK, Cell, LabClient
 from sandbox_browser import access_code, sign_in
 
 from jupyterlab_carto_auth import CartoAuth, oauth
@@ -27,22 +27,13 @@ from jupyterlab_carto_auth.errors import CredentialsError, NoStdinError
 StartKernel = Callable[..., tuple[Any, Any]]
 AUTHORIZE = re.compile(r"http://127\.0\.0\.1:\d+/authorize\?\S+")
 
-CELL = """
-import urllib.request, urllib.error
-def api_status(token):
-    request = urllib.request.Request(
-        {base!r} + "/v3/sql/carto_dw/query?q=select+1",
-        headers={{"Authorization": "Bearer " + token}},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
-from jupyterlab_carto_auth import CartoAuth
+CELL = (
+    API_CHECK
+    + """from jupyterlab_carto_auth import CartoAuth
 a = CartoAuth.from_oauth({args})
 print(a.source, api_status(a.get_access_token()), a.get_api_base_url())
 """
+)
 
 
 def stats(sandbox: Sandbox) -> dict[str, Any]:

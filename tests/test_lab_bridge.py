@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Sandbox
-from labclient import LabClient, session_message
+from labclient import API_CHECK, LabClient, session_message
 
 from jupyterlab_carto_auth import auth as auth_module
 from jupyterlab_carto_auth import protocol
@@ -30,21 +30,6 @@ def real_token(sandbox: Sandbox) -> Token:
         client_secret=sandbox.m2m["client_secret"],
     )
     return fetch_m2m_token(creds, sandbox.config())
-
-
-API_CHECK = """
-import urllib.request, urllib.error
-def api_status(token):
-    request = urllib.request.Request(
-        {base!r} + "/v3/sql/carto_dw/query?q=select+1",
-        headers={{"Authorization": "Bearer " + token}},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
-"""
 
 
 def lab_for(start_kernel: StartKernel, **env: str | None) -> LabClient:
