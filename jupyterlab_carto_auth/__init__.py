@@ -44,7 +44,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "jupyterlab_carto_auth.serverextension"}]
+    return [{"module": "jupyterlab_carto_auth.server.app"}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

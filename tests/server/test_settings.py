@@ -8,8 +8,13 @@ import pytest
 from traitlets import TraitError
 from traitlets.config import Config
 
-from jupyterlab_carto_auth.proxy import OriginPattern, ProxyError, check_url, parse_origin_patterns
-from jupyterlab_carto_auth.serverextension import DEFAULT_ALLOWED_ORIGINS, CartoAuthServer
+from jupyterlab_carto_auth.server.app import DEFAULT_ALLOWED_ORIGINS, CartoAuthServer
+from jupyterlab_carto_auth.server.proxy import (
+    OriginPattern,
+    ProxyError,
+    check_url,
+    parse_origin_patterns,
+)
 
 DEFAULTS = parse_origin_patterns(DEFAULT_ALLOWED_ORIGINS)
 

@@ -36,7 +36,7 @@ from . import proxy
 from .relay import RelayError, inline_script_csp
 
 if TYPE_CHECKING:
-    from .serverextension import CartoAuthServer
+    from .app import CartoAuthServer
 
 #: Default and largest ``wait`` of the relay long-poll, in seconds.
 DEFAULT_WAIT = 25.0

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
-from . import __version__
+from .. import __version__
 from .handlers import handlers
 from .proxy import OriginPattern, parse_origin_patterns
 from .relay import RelayManager
