@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port
 
 from jupyterlab_carto_auth.config import ENV_VARS, CartoConfig
 
@@ -51,13 +51,6 @@ def write_credentials(path: Path, content: Any, mode: int = 0o600) -> Path:
         path.write_text(json.dumps(content), encoding="utf-8")
     os.chmod(path, mode)
     return path
-
-
-def free_port() -> int:
-    """A port that nothing listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the CARTO sandbox (sandbox/server.mjs) ------------------------------------------

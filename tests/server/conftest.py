@@ -1,7 +1,8 @@
 """Fixtures for the server extension tests: a real Jupyter server, real sockets.
 
-Run with ``python -m pytest -p pytest_jupyter.jupyter_server tests/server`` (the
-plugin cannot be declared in a non-root conftest).
+Run them from ``tests/`` as ``make pytest`` does, so the installed package is the
+one under test: ``cd tests && pytest -c ../pyproject.toml --rootdir=.. server``
+(``pyproject.toml`` loads the ``pytest_jupyter.jupyter_server`` plugin for every run).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from loopback import free_port
 from traitlets.config import Config
-
-from .support import free_port
 
 #: Upstream answers larger than this trip the proxy's default 1 MiB cap.
 BIG_BODY_BYTES = 1024 * 1024 + 1

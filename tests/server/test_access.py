@@ -6,8 +6,7 @@ import json
 from http.cookies import SimpleCookie
 
 import pytest
-
-from .support import free_port, nobody_listens
+from loopback import free_port, nobody_listens
 
 STATE = "st4te-Value_0123456789abcdef"
 

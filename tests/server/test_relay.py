@@ -7,9 +7,8 @@ import json
 import time
 
 import pytest
+from loopback import HAS_IPV6_LOOPBACK, free_port, listening_socket, nobody_listens, wait_until_free
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
-
-from .support import HAS_IPV6_LOOPBACK, free_port, listening_socket, nobody_listens, wait_until_free
 
 STATE = "st4te-Value_0123456789abcdef"
 

@@ -1,4 +1,8 @@
-"""Socket helpers for the server extension tests."""
+"""Loopback sockets for the tests: free ports, busy ports, waiting until a port is free.
+
+The one home of ``free_port``: ``tests/conftest.py`` re-exports it for the kernel-side
+tests, ``tests/server/`` imports it from here.
+"""
 
 from __future__ import annotations
 
