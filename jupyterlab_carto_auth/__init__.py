@@ -43,8 +43,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyterlab-carto-auth"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "jupyterlab_carto_auth.server.app"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    # Imported here, not at the top: importing the package must not load jupyter_server.
+    from .server import CartoAuthServer
+
+    return [{"module": "jupyterlab_carto_auth.server", "app": CartoAuthServer}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,4 +1,4 @@
-"""Jupyter server extension of jupyterlab-carto-auth: only what a browser cannot do alone.
+"""The server extension as a Jupyter ``ExtensionApp``: its settings, handlers and shutdown.
 
 Registers, under ``{base_url}carto-auth/`` (full contract in ``docs/server-api.md``):
 
@@ -23,24 +23,23 @@ Configuration (``c.CartoAuthServer.<name>`` in ``jupyter_server_config.py``):
 extra origins also come from the environment variable ``CARTO_AUTH_ALLOWED_ORIGINS``
 (comma-separated), which the demo and tests use for the sandbox.
 
-Server-side only: the kernel-side package must never import this module.
+:class:`CartoAuthServer` reads these settings once they are final, builds the
+allow-list and the relay, hands each handler what it needs, and closes the
+relay in ``stop_extension``, which jupyter_server calls on every shutdown.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, List, TraitError, Unicode, validate
-from traitlets.config import LoggingConfigurable
 
 from .. import __version__
 from .handlers import handlers
-from .proxy import OriginPattern, parse_origin_patterns
+from .proxy import OriginPattern, ProxySettings, parse_origin_patterns
 from .relay import RelayManager
-
-if TYPE_CHECKING:
-    from jupyter_server.serverapp import ServerApp
 
 #: Environment variable with extra allowed origins, comma-separated.
 ENV_ALLOWED_ORIGINS = "CARTO_AUTH_ALLOWED_ORIGINS"
@@ -55,8 +54,19 @@ DEFAULT_ALLOWED_ORIGINS = [
 MAX_RELAY_TIMEOUT = 1800.0
 
 
-class CartoAuthServer(LoggingConfigurable):
-    """Settings of the jupyterlab-carto-auth server extension, and its live state."""
+class CartoAuthServer(ExtensionApp):
+    """Settings of the jupyterlab-carto-auth server extension, and its live state.
+
+    Loaded next to whatever app the server runs (JupyterLab, Notebook), never as
+    the server's own app: it has no landing page and leaves ``default_url`` alone.
+    """
+
+    name = "jupyterlab_carto_auth"
+    description = "Sign in to CARTO from JupyterLab: callback relay and token proxy."
+
+    #: Built by :meth:`initialize_settings` from the final settings.
+    origins: list[OriginPattern]
+    relay: RelayManager
 
     allowed_origins = List(
         Unicode(),
@@ -110,11 +120,39 @@ class CartoAuthServer(LoggingConfigurable):
             raise TraitError("CartoAuthServer.max_response_bytes must be > 0")
         return value
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.user_agent = f"jupyterlab-carto-auth/{__version__}"
-        self.origins: list[OriginPattern] = self._origin_patterns()
+    def initialize(self) -> None:
+        if not self._linked:
+            # Linking applies the configuration; the server has logged why it failed
+            # (e.g. a bad allowed_origins entry). Serve nothing rather than defaults.
+            raise RuntimeError("not loaded: its configuration was refused (see above)")
+        # Log to the server's log, as Jupyter's own components do.
+        self.log = self.serverapp.log
+        super().initialize()
+
+    def initialize_settings(self) -> None:
+        """Build the allow-list and the relay from the settings, now that they are final."""
+        self.origins = self._origin_patterns()
         self.relay = RelayManager(self.relay_timeout, self.log)
+
+    def initialize_handlers(self) -> None:
+        proxy_settings = ProxySettings(
+            origins=tuple(self.origins),
+            timeout=self.proxy_timeout,
+            max_bytes=self.max_response_bytes,
+            user_agent=f"jupyterlab-carto-auth/{__version__}",
+        )
+        self.handlers.extend(handlers(self.relay, proxy_settings))
+        self.log.info(
+            "jupyterlab_carto_auth: serving %scarto-auth/ (proxy allows %s)",
+            self.serverapp.base_url,
+            ", ".join(str(p) for p in self.origins),
+        )
+
+    async def stop_extension(self) -> None:
+        """Stop any relay listener: the server is shutting down."""
+        relay = getattr(self, "relay", None)  # None if the extension was refused at start
+        if relay is not None:
+            await relay.close()
 
     def _origin_patterns(self) -> list[OriginPattern]:
         """The configured origins plus valid ones from the environment (bad ones are logged)."""
@@ -127,43 +165,3 @@ class CartoAuthServer(LoggingConfigurable):
             except ValueError as e:
                 self.log.warning("carto-auth: ignoring %s entry: %s", ENV_ALLOWED_ORIGINS, e)
         return patterns
-
-
-def _load_jupyter_server_extension(serverapp: ServerApp) -> None:
-    """Add the handlers to the server and arrange for the relay to stop with it."""
-    carto = CartoAuthServer(parent=serverapp, log=serverapp.log)
-    base_url = serverapp.web_app.settings["base_url"]
-    serverapp.web_app.add_handlers(".*$", handlers(base_url, carto))
-    serverapp.web_app.settings["carto_auth"] = carto
-    _stop_with_server(serverapp)
-    serverapp.log.info(
-        "jupyterlab_carto_auth: serving %scarto-auth/ (proxy allows %s)",
-        base_url,
-        ", ".join(str(p) for p in carto.origins),
-    )
-
-
-async def _unload_jupyter_server_extension(serverapp: ServerApp) -> None:
-    """Stop any relay listener (called when the server shuts down)."""
-    carto = serverapp.web_app.settings.get("carto_auth")
-    if carto is not None:
-        await carto.relay.close()
-
-
-def _stop_with_server(serverapp: ServerApp) -> None:
-    # jupyter_server 2 calls shutdown hooks only for ExtensionApp extensions, not for
-    # module extensions like this one; its cleanup_extensions() runs on every
-    # shutdown (signal, /api/shutdown, tests), so chain onto it.
-    previous = serverapp.cleanup_extensions
-
-    async def cleanup_extensions() -> None:
-        try:
-            await _unload_jupyter_server_extension(serverapp)
-        finally:
-            await previous()
-
-    serverapp.cleanup_extensions = cleanup_extensions  # type: ignore[method-assign]
-
-
-# Older name, still looked up by some tools.
-load_jupyter_server_extension = _load_jupyter_server_extension

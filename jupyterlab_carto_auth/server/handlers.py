@@ -4,15 +4,15 @@ The contract the lab relies on is written down in ``docs/server-api.md``. In sho
 
 - ``GET callback``: static redirect page for a user's own SPA OAuth client (no auth).
 - ``POST relay`` / ``GET relay/<attempt>?wait=`` / ``DELETE relay/<attempt>``: the
-  localhost callback relay (:mod:`jupyterlab_carto_auth.relay`).
+  localhost callback relay (:mod:`jupyterlab_carto_auth.server.relay`).
 - ``POST proxy``: the allow-listed token/discovery proxy
-  (:mod:`jupyterlab_carto_auth.proxy`).
+  (:mod:`jupyterlab_carto_auth.server.proxy`).
 
 Every JSON answer carries ``Cache-Control: no-store``; errors are
 ``{"error": <code>, "message": <text for humans>}``. The JSON endpoints need
-Jupyter's authentication, and Jupyter's XSRF check for POST and DELETE.
-
-Server-side only: imports jupyter_server and tornado.
+Jupyter's authentication, and Jupyter's XSRF check for POST and DELETE. Each
+handler is given what it works with (the relay, or the proxy's settings) by
+:class:`~jupyterlab_carto_auth.server.app.CartoAuthServer`; none imports it.
 """
 
 from __future__ import annotations
@@ -25,18 +25,15 @@ import math
 import re
 from http.client import responses
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
-from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import proxy
-from .relay import RelayError, inline_script_csp
-
-if TYPE_CHECKING:
-    from .app import CartoAuthServer
+from .errors import ApiError
+from .relay import RelayManager, inline_script_csp
 
 #: Default and largest ``wait`` of the relay long-poll, in seconds.
 DEFAULT_WAIT = 25.0
@@ -53,20 +50,8 @@ _ERROR_CODES = {
 }
 
 
-class _ApiError(web.HTTPError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message)
-        self.code = code
-        self.message = message
-
-
 class _JsonHandler(APIHandler):
     """JSON in, JSON out, never cached; errors as ``{"error", "message"}``."""
-
-    carto: CartoAuthServer
-
-    def initialize(self, carto: CartoAuthServer) -> None:
-        self.carto = carto
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -74,7 +59,7 @@ class _JsonHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, _ApiError):
+        if isinstance(error, ApiError):
             code, message = error.code, error.message
         else:
             code = _ERROR_CODES.get(status_code, "server_error")
@@ -87,52 +72,19 @@ class _JsonHandler(APIHandler):
         """The JSON body of an error answer."""
         return {"error": code, "message": message}
 
-    async def forward(self, payload: Any) -> dict[str, Any]:
-        """Validate a proxy request and send it upstream; the envelope, or an _ApiError."""
-        try:
-            request = proxy.parse_request(payload, self.carto.origins)
-        except proxy.ProxyError as e:
-            if e.origin is not None:
-                self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
-            raise _ApiError(e.status, e.code, e.message) from None
-        try:
-            envelope = await proxy.forward(
-                request,
-                timeout=self.carto.proxy_timeout,
-                max_bytes=self.carto.max_response_bytes,
-                user_agent=self.carto.user_agent,
-            )
-        except proxy.ProxyError as e:
-            self.log.info(
-                "carto-auth proxy: %s %s%s failed: %s",
-                request.method,
-                request.origin,
-                request.path,
-                e.code,
-            )
-            raise _ApiError(e.status, e.code, e.message) from None
-        self.log.info(
-            "carto-auth proxy: %s %s%s -> %d",
-            request.method,
-            request.origin,
-            request.path,
-            envelope["status"],
-        )
-        return envelope
-
     def send_json(self, status: int, payload: dict[str, Any]) -> None:
         self.set_status(status)
         self.finish(json.dumps(payload))
 
     def read_json(self) -> dict[str, Any]:
         if len(self.request.body) > MAX_REQUEST_BYTES:
-            raise _ApiError(400, "bad_request", "The request body is too large.")
+            raise ApiError(400, "bad_request", "The request body is too large.")
         try:
             payload = json.loads(self.request.body or b"null")
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            raise _ApiError(400, "bad_request", "The request body must be a JSON object.")
+            raise ApiError(400, "bad_request", "The request body must be a JSON object.")
         return payload
 
 
@@ -155,17 +107,23 @@ class CallbackPageHandler(JupyterHandler):
         self.finish(callback_page()[0])
 
 
-class RelayHandler(_JsonHandler):
+class _RelayHandler(_JsonHandler):
+    """A JSON endpoint of the localhost callback relay."""
+
+    relay: RelayManager
+
+    def initialize(self, relay: RelayManager) -> None:
+        self.relay = relay
+
+
+class RelayHandler(_RelayHandler):
     """``POST carto-auth/relay``: listen on the loopback redirect URI for one attempt."""
 
     @web.authenticated
     def post(self) -> None:
         payload = self.read_json()
-        try:
-            attempt = self.carto.relay.start(payload.get("redirect_uri"), payload.get("state"))
-        except RelayError as e:
-            raise _ApiError(e.status, e.code, e.message) from None
-        timeout = self.carto.relay_timeout
+        attempt = self.relay.start(payload.get("redirect_uri"), payload.get("state"))
+        timeout = self.relay.timeout
         self.send_json(
             201,
             {
@@ -175,7 +133,7 @@ class RelayHandler(_JsonHandler):
         )
 
 
-class RelayAttemptHandler(_JsonHandler):
+class RelayAttemptHandler(_RelayHandler):
     """``GET`` (long-poll) and ``DELETE`` (cancel) ``carto-auth/relay/<attempt>``."""
 
     _waiter: asyncio.Future[None] | None = None
@@ -189,9 +147,9 @@ class RelayAttemptHandler(_JsonHandler):
         except ValueError:
             wait = math.nan
         if math.isnan(wait):
-            raise _ApiError(400, "bad_request", "wait must be a number of seconds.")
+            raise ApiError(400, "bad_request", "wait must be a number of seconds.")
         wait = min(max(wait, 0.0), MAX_WAIT)
-        relay = self.carto.relay
+        relay = self.relay
         self._waiter = asyncio.ensure_future(relay.wait(attempt_id, wait))
         with contextlib.suppress(asyncio.CancelledError):
             await self._waiter
@@ -200,7 +158,7 @@ class RelayAttemptHandler(_JsonHandler):
             return
         result = relay.poll(attempt_id)
         if result is None:
-            raise _ApiError(
+            raise ApiError(
                 404, "not_found", "This sign-in attempt was cancelled or is already finished."
             )
         self.send_json(200, result)
@@ -212,13 +170,49 @@ class RelayAttemptHandler(_JsonHandler):
 
     @web.authenticated
     def delete(self, attempt_id: str) -> None:
-        if not self.carto.relay.cancel(attempt_id):
-            raise _ApiError(404, "not_found", "No such sign-in attempt.")
+        if not self.relay.cancel(attempt_id):
+            raise ApiError(404, "not_found", "No such sign-in attempt.")
         self.set_status(204)
         self.finish()
 
 
-class ProxyHandler(_JsonHandler):
+class _ProxyHandler(_JsonHandler):
+    """A JSON endpoint of the token/discovery proxy."""
+
+    proxy_settings: proxy.ProxySettings
+
+    def initialize(self, proxy_settings: proxy.ProxySettings) -> None:
+        self.proxy_settings = proxy_settings
+
+    async def forward(self, payload: Any) -> dict[str, Any]:
+        """Validate a proxy request and send it upstream; the envelope, or an ApiError."""
+        try:
+            request = proxy.parse_request(payload, self.proxy_settings.origins)
+        except proxy.ForbiddenOrigin as e:
+            self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
+            raise
+        try:
+            envelope = await proxy.forward(request, self.proxy_settings)
+        except ApiError as e:
+            self.log.info(
+                "carto-auth proxy: %s %s%s failed: %s",
+                request.method,
+                request.origin,
+                request.path,
+                e.code,
+            )
+            raise
+        self.log.info(
+            "carto-auth proxy: %s %s%s -> %d",
+            request.method,
+            request.origin,
+            request.path,
+            envelope["status"],
+        )
+        return envelope
+
+
+class ProxyHandler(_ProxyHandler):
     """``POST carto-auth/proxy``: forward one request to an allow-listed CARTO host."""
 
     @web.authenticated
@@ -226,7 +220,7 @@ class ProxyHandler(_JsonHandler):
         self.send_json(200, await self.forward(self.read_json()))
 
 
-class RawProxyHandler(_JsonHandler):
+class RawProxyHandler(_ProxyHandler):
     """``GET|POST carto-auth/proxy/raw?url=<target>``: the same proxy, pass-through.
 
     For OAuth libraries that speak plain HTTP to a token endpoint (oidc-client-ts
@@ -258,7 +252,7 @@ class RawProxyHandler(_JsonHandler):
             else None,
         }
         if len(self.request.body) > MAX_REQUEST_BYTES:
-            raise _ApiError(400, "bad_request", "The request body is too large.")
+            raise ApiError(400, "bad_request", "The request body is too large.")
         envelope = await self.forward(payload)
         self.set_status(envelope["status"])
         self.set_header("Content-Type", envelope["content_type"] or "application/octet-stream")
@@ -286,15 +280,15 @@ def callback_page() -> tuple[bytes, str]:
     return text.encode("utf-8"), inline_script_csp(scripts[0])
 
 
-def handlers(base_url: str, carto: CartoAuthServer) -> list[tuple[str, type, dict[str, Any]]]:
-    """The URL specs to add to the server's web application."""
+def handlers(
+    relay: RelayManager, proxy_settings: proxy.ProxySettings
+) -> list[tuple[str, type, dict[str, Any]]]:
+    """The URL specs of the extension, relative to the server's base URL."""
     callback_page()  # fail at start-up, not on first use, if the page is missing
-    kwargs = {"carto": carto}
-    root = url_path_join(base_url, "carto-auth")
     return [
-        (url_path_join(root, "callback"), CallbackPageHandler, {}),
-        (url_path_join(root, "relay"), RelayHandler, kwargs),
-        (url_path_join(root, r"relay/([A-Za-z0-9_-]{1,64})"), RelayAttemptHandler, kwargs),
-        (url_path_join(root, "proxy"), ProxyHandler, kwargs),
-        (url_path_join(root, "proxy", "raw"), RawProxyHandler, kwargs),
+        ("carto-auth/callback", CallbackPageHandler, {}),
+        ("carto-auth/relay", RelayHandler, {"relay": relay}),
+        (r"carto-auth/relay/([A-Za-z0-9_-]{1,64})", RelayAttemptHandler, {"relay": relay}),
+        ("carto-auth/proxy", ProxyHandler, {"proxy_settings": proxy_settings}),
+        ("carto-auth/proxy/raw", RawProxyHandler, {"proxy_settings": proxy_settings}),
     ]

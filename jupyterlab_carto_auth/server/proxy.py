@@ -8,8 +8,6 @@ the allow-list (:class:`OriginPattern`), with only the ``authorization``,
 ``content-type`` and ``accept`` headers, without following redirects and with
 a cap on the answer's size. It keeps nothing and logs method, origin, path and
 status only: never headers, query strings or bodies.
-
-Server-side only: imports tornado.
 """
 
 from __future__ import annotations
@@ -23,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
+from .errors import ApiError
+
 #: Request headers the proxy forwards; every other header is dropped.
 FORWARDED_HEADERS = ("authorization", "content-type", "accept")
 
@@ -32,17 +32,6 @@ _HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 # Characters that different URL parsers treat differently; refused outright.
 _AMBIGUOUS = re.compile(r"[\x00-\x20\x7f\\]")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-class ProxyError(Exception):
-    """A request the proxy refuses or could not complete; ``code`` names it for the lab."""
-
-    def __init__(self, status: int, code: str, message: str, origin: Origin | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.origin = origin
 
 
 @dataclass(frozen=True)
@@ -58,6 +47,18 @@ class Origin:
         if _DEFAULT_PORTS[self.scheme] == self.port:
             return f"{self.scheme}://{host}"
         return f"{self.scheme}://{host}:{self.port}"
+
+
+class ForbiddenOrigin(ApiError):
+    """403 ``forbidden_origin``: the URL's origin is not on the allow-list (kept for the log)."""
+
+    def __init__(self, origin: Origin) -> None:
+        super().__init__(
+            403,
+            "forbidden_origin",
+            f"{origin} is not a configured CARTO host; add it to CartoAuthServer.allowed_origins",
+        )
+        self.origin = origin
 
 
 def _split_http_url(url: str) -> tuple[Origin, str, str]:
@@ -137,6 +138,16 @@ class OriginPattern:
         return text.replace("://", "://*.", 1) if self.wildcard else text
 
 
+@dataclass(frozen=True)
+class ProxySettings:
+    """What forwarding needs: the allow-list and the limits of one upstream request."""
+
+    origins: tuple[OriginPattern, ...]
+    timeout: float
+    max_bytes: int
+    user_agent: str
+
+
 def parse_origin_patterns(values: list[str]) -> list[OriginPattern]:
     """Parse allow-list entries; ValueError naming the first bad one."""
     return [OriginPattern.parse(value) for value in values if value.strip()]
@@ -145,20 +156,15 @@ def parse_origin_patterns(values: list[str]) -> list[OriginPattern]:
 def check_url(url: str, patterns: list[OriginPattern]) -> tuple[Origin, str]:
     """Return (origin, normalized URL without fragment) if ``url`` may be proxied.
 
-    Raises :class:`ProxyError` 400 for a malformed URL and 403 ``forbidden_origin``
+    Raises :class:`ApiError` 400 for a malformed URL and 403 ``forbidden_origin``
     when its origin is not on the allow-list.
     """
     try:
         origin, path, query = _split_http_url(url)
     except ValueError as e:
-        raise ProxyError(400, "bad_request", f"url: {e}.") from e
+        raise ApiError(400, "bad_request", f"url: {e}.") from e
     if not any(pattern.matches(origin) for pattern in patterns):
-        raise ProxyError(
-            403,
-            "forbidden_origin",
-            f"{origin} is not a configured CARTO host; add it to CartoAuthServer.allowed_origins",
-            origin,
-        )
+        raise ForbiddenOrigin(origin)
     netloc = str(origin).split("://", 1)[1]
     return origin, urlunsplit((origin.scheme, netloc, path, query, ""))
 
@@ -180,28 +186,28 @@ class ProxyRequest:
 
 
 def parse_request(payload: Any, patterns: list[OriginPattern]) -> ProxyRequest:
-    """Validate the lab's JSON body ``{url, method, headers, body}``; ProxyError if wrong."""
+    """Validate the lab's JSON body ``{url, method, headers, body}``; ApiError if wrong."""
     if not isinstance(payload, dict):
-        raise ProxyError(400, "bad_request", "The request body must be a JSON object.")
+        raise ApiError(400, "bad_request", "The request body must be a JSON object.")
     method = payload.get("method", "GET")
     if method not in ("GET", "POST"):
-        raise ProxyError(400, "bad_request", "method must be GET or POST.")
+        raise ApiError(400, "bad_request", "method must be GET or POST.")
     raw_headers = payload.get("headers") or {}
     if not isinstance(raw_headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
     ):
-        raise ProxyError(400, "bad_request", "headers must be an object of strings.")
+        raise ApiError(400, "bad_request", "headers must be an object of strings.")
     headers = {k.lower(): v for k, v in raw_headers.items() if k.lower() in FORWARDED_HEADERS}
     if any(_CONTROL.search(v) for v in headers.values()):
-        raise ProxyError(400, "bad_request", "header values must not contain control characters.")
+        raise ApiError(400, "bad_request", "header values must not contain control characters.")
     body = payload.get("body")
     if body is not None and not isinstance(body, str):
-        raise ProxyError(400, "bad_request", "body must be a string.")
+        raise ApiError(400, "bad_request", "body must be a string.")
     if method == "GET" and body:
-        raise ProxyError(400, "bad_request", "A GET request cannot have a body.")
+        raise ApiError(400, "bad_request", "A GET request cannot have a body.")
     url = payload.get("url")
     if not isinstance(url, str):
-        raise ProxyError(400, "bad_request", "url must be a string.")
+        raise ApiError(400, "bad_request", "url must be a string.")
     origin, normalized = check_url(url, patterns)
     return ProxyRequest(normalized, origin, method, headers, body if method == "POST" else None)
 
@@ -215,13 +221,11 @@ def _decode(body: bytes, content_type: str) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-async def forward(
-    request: ProxyRequest, *, timeout: float, max_bytes: int, user_agent: str
-) -> dict[str, Any]:
+async def forward(request: ProxyRequest, settings: ProxySettings) -> dict[str, Any]:
     """Send ``request`` upstream and return the envelope ``{status, content_type, body}``.
 
     Upstream 3xx/4xx/5xx answers are returned in the envelope, not raised.
-    Raises :class:`ProxyError` 502 ``response_too_large`` above ``max_bytes``,
+    Raises :class:`ApiError` 502 ``response_too_large`` above ``settings.max_bytes``,
     504 ``network`` on a timeout and 502 ``network`` when the host cannot be reached.
     """
     chunks: list[bytes] = []
@@ -232,19 +236,19 @@ async def forward(
         # aborting from here would look like a broken connection.
         nonlocal size
         size += len(chunk)
-        if size <= max_bytes:
+        if size <= settings.max_bytes:
             chunks.append(chunk)
 
     headers = dict(request.headers)
-    headers["user-agent"] = user_agent
+    headers["user-agent"] = settings.user_agent
     upstream = HTTPRequest(
         request.url,
         method=request.method,
         headers=headers,
         body=(request.body or "") if request.method == "POST" else None,
         follow_redirects=False,
-        connect_timeout=timeout,
-        request_timeout=timeout,
+        connect_timeout=settings.timeout,
+        request_timeout=settings.timeout,
         streaming_callback=on_chunk,
         decompress_response=True,
     )
@@ -254,11 +258,11 @@ async def forward(
         # Timeouts and closed streams arrive as HTTPClientError 599, refused or
         # unresolvable hosts as OSError (raise_error=False only covers HTTP statuses).
         raise _network_error(request.origin, e) from None
-    if size > max_bytes:
-        raise ProxyError(
+    if size > settings.max_bytes:
+        raise ApiError(
             502,
             "response_too_large",
-            f"The answer from {request.origin} is larger than {max_bytes} bytes.",
+            f"The answer from {request.origin} is larger than {settings.max_bytes} bytes.",
         )
     content_type = response.headers.get("Content-Type", "")
     return {
@@ -268,11 +272,11 @@ async def forward(
     }
 
 
-def _network_error(origin: Origin, error: BaseException) -> ProxyError:
+def _network_error(origin: Origin, error: BaseException) -> ApiError:
     if isinstance(error, (HTTPTimeoutError, TimeoutError)):
-        return ProxyError(504, "network", f"Could not reach {origin}: timed out")
+        return ApiError(504, "network", f"Could not reach {origin}: timed out")
     if isinstance(error, HTTPClientError):
         reason = error.message or "no answer"
     else:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return ProxyError(502, "network", f"Could not reach {origin}: {reason}")
+    return ApiError(502, "network", f"Could not reach {origin}: {reason}")

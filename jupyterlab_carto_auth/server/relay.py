@@ -13,8 +13,7 @@ at ``relay_timeout``, on cancel and on server shutdown.
 This only works when the browser runs on the machine that runs Jupyter; for
 remote servers the lab uses the paste-the-access-code flow instead.
 
-Server-side only: imports tornado. Logs never contain the state, the code or
-the query string.
+Logs never contain the state, the code or the query string.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 from tornado import web
 from tornado.httpserver import HTTPServer
 
+from .errors import ApiError
+
 #: ``state`` values the relay accepts: RFC 3986 unreserved characters, 8 to 512 of them.
 STATE_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{8,512}$")
 #: How long a finished attempt's result waits for the lab before it is dropped.
@@ -58,16 +59,6 @@ def inline_script_csp(script: str) -> str:
     )
 
 
-class RelayError(Exception):
-    """A relay request that cannot be served; ``code`` names it for the lab."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 @dataclass(frozen=True)
 class LoopbackTarget:
     """Where to listen: the port, the callback path and the loopback addresses."""
@@ -78,10 +69,10 @@ class LoopbackTarget:
 
 
 def parse_redirect_uri(uri: Any) -> LoopbackTarget:
-    """Accept only ``http://localhost|127.0.0.1|[::1]:<port>/<path>``; RelayError 400 otherwise."""
+    """Accept only ``http://localhost|127.0.0.1|[::1]:<port>/<path>``; ApiError 400 otherwise."""
 
-    def bad(why: str) -> RelayError:
-        return RelayError(400, "bad_request", f"redirect_uri {why}.")
+    def bad(why: str) -> ApiError:
+        return ApiError(400, "bad_request", f"redirect_uri {why}.")
 
     if not isinstance(uri, str) or not uri or _AMBIGUOUS.search(uri):
         raise bad("must be a URL like http://localhost:10000/callback/")
@@ -220,7 +211,7 @@ class Attempt:
         self._timer: asyncio.TimerHandle | None = None
 
     def listen(self, timeout: float) -> None:
-        """Bind the port on every loopback address of the target; RelayError 409 if busy."""
+        """Bind the port on every loopback address of the target; ApiError 409 if busy."""
         port = self.target.port
         sockets: list[socket.socket] = []
         try:
@@ -245,14 +236,14 @@ class Attempt:
             for sock in sockets:
                 sock.close()
             if e.errno == errno.EADDRINUSE:
-                raise RelayError(
+                raise ApiError(
                     409,
                     "port_busy",
                     f"Port {port} on this machine is in use by another program, so the CARTO "
                     "sign-in cannot receive its callback there. Close that program, or use "
                     "Paste access code.",
                 ) from None
-            raise RelayError(
+            raise ApiError(
                 409,
                 "port_unavailable",
                 f"This server cannot listen on port {port} ({e.strerror or e}), so the CARTO "
@@ -339,10 +330,10 @@ class RelayManager:
         self._current: Attempt | None = None
 
     def start(self, redirect_uri: Any, state: Any) -> Attempt:
-        """Cancel any earlier attempt and listen for a new one; RelayError on bad input or port."""
+        """Cancel any earlier attempt and listen for a new one; ApiError on bad input or port."""
         target = parse_redirect_uri(redirect_uri)
         if not isinstance(state, str) or not STATE_PATTERN.match(state):
-            raise RelayError(
+            raise ApiError(
                 400, "bad_request", "state must be 8 to 512 characters of A-Z a-z 0-9 . _ ~ -."
             )
         self._drop()

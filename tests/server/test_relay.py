@@ -233,7 +233,19 @@ async def test_server_shutdown_stops_the_listener(jp_fetch, jp_serverapp):
     port = free_port()
     await start_relay(jp_fetch, port)
     assert not nobody_listens(port)
+    # Every shutdown path of jupyter_server (signal, /api/shutdown, tests) ends in
+    # cleanup_extensions(), and the extension is stopped by it without patching it.
+    assert "cleanup_extensions" not in vars(jp_serverapp)
     await jp_serverapp.cleanup_extensions()
+    assert await wait_until_free(port)
+
+
+async def test_stop_extension_stops_the_listener(jp_fetch, jp_serverapp):
+    extension = jp_serverapp.extension_manager.extension_points["jupyterlab_carto_auth"].app
+    port = free_port()
+    await start_relay(jp_fetch, port)
+    assert not nobody_listens(port)
+    await extension.stop_extension()
     assert await wait_until_free(port)
 
 

@@ -9,9 +9,9 @@ from traitlets import TraitError
 from traitlets.config import Config
 
 from jupyterlab_carto_auth.server.app import DEFAULT_ALLOWED_ORIGINS, CartoAuthServer
+from jupyterlab_carto_auth.server.errors import ApiError
 from jupyterlab_carto_auth.server.proxy import (
     OriginPattern,
-    ProxyError,
     check_url,
     parse_origin_patterns,
 )
@@ -54,7 +54,7 @@ def test_default_allow_list_admits_carto_hosts(url):
     ],
 )
 def test_default_allow_list_refuses_lookalikes(url):
-    with pytest.raises(ProxyError) as info:
+    with pytest.raises(ApiError) as info:
         check_url(url, DEFAULTS)
     assert info.value.status in (400, 403)
 
@@ -65,7 +65,7 @@ def test_wildcard_matches_one_label_with_same_scheme_and_port():
     allowed, _ = check_url("https://gcp-us-east1.api.carto.com/x", [pattern])
     assert str(allowed) == "https://gcp-us-east1.api.carto.com"
     for url in ("http://gcp-us-east1.api.carto.com/x", "https://gcp-us-east1.api.carto.com:444/"):
-        with pytest.raises(ProxyError):
+        with pytest.raises(ApiError):
             check_url(url, [pattern])
 
 
@@ -73,7 +73,7 @@ def test_explicit_ports_must_match_exactly():
     patterns = parse_origin_patterns(["http://127.0.0.1:8123"])
     check_url("http://127.0.0.1:8123/oauth/token", patterns)
     for url in ("http://127.0.0.1:8124/", "http://127.0.0.1/", "https://127.0.0.1:8123/"):
-        with pytest.raises(ProxyError):
+        with pytest.raises(ApiError):
             check_url(url, patterns)
 
 
@@ -108,6 +108,7 @@ def test_environment_adds_origins_and_skips_bad_ones(monkeypatch, caplog):
     log = logging.getLogger("test-carto-auth")
     with caplog.at_level("WARNING", logger="test-carto-auth"):
         server = CartoAuthServer(log=log)
+        server.initialize_settings()
     assert [str(p) for p in server.origins] == [
         *DEFAULT_ALLOWED_ORIGINS,
         "http://127.0.0.1:8123",
@@ -146,4 +147,5 @@ def test_out_of_range_settings_are_rejected(settings):
 
 def test_relay_timeout_up_to_thirty_minutes_is_accepted():
     server = CartoAuthServer(config=Config({"CartoAuthServer": {"relay_timeout": 1800}}))
+    server.initialize_settings()
     assert server.relay.timeout == 1800
