@@ -29,7 +29,7 @@ from .errors import (
     ResponseError,
 )
 from .m2m import M2MCredentials, check_credentials, fetch_m2m_token, load_credentials
-from .tokens import DEFAULT_MARGIN, Secret, Token
+from .secret import DEFAULT_MARGIN, Secret, Token
 
 MODES = ("oauth", "m2m")
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from . import protocol
 from .errors import CredentialsError, LabError, NoStdinError
-from .tokens import DEFAULT_MARGIN, mask
+from .secret import DEFAULT_MARGIN, mask
 
 _log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import _http
 from .config import CartoConfig, url_problem
 from .errors import CredentialsError, InsecureFileWarning, ResponseError, TokenRequestError
-from .tokens import Token
+from .secret import Token
 
 _WHERE = "the CARTO Workspace (Developers > Credentials)"
 _FIELD_HINTS = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CartoAuthError
-from .tokens import mask
+from .secret import mask
 
 USAGE = """\
 Usage: %carto <command>

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from . import _http
 from .config import CartoConfig, is_loopback_host, url_problem
 from .errors import CredentialsError, NoStdinError, ResponseError, TokenRequestError
-from .tokens import Token
+from .secret import Token
 
 #: Scopes asked for: an id token with the user's name and email, and a refresh token.
 DEFAULT_SCOPE = "openid profile email offline_access"

@@ -19,7 +19,7 @@ from jupyterlab_carto_auth import CartoAuth, CredentialsError
 from jupyterlab_carto_auth.cache import CacheKey, TokenCache
 from jupyterlab_carto_auth.config import CartoConfig
 from jupyterlab_carto_auth.errors import MissingDependencyError, ResponseError, TokenRequestError
-from jupyterlab_carto_auth.tokens import Token
+from jupyterlab_carto_auth.secret import Token
 
 
 def api_status(sandbox: Sandbox, token: str | None) -> int:

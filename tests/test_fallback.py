@@ -450,7 +450,7 @@ def test_script_with_a_terminal_reads_the_code_with_getpass(
 
 
 def test_refresh_token_is_never_in_a_repr() -> None:
-    from jupyterlab_carto_auth.tokens import Secret
+    from jupyterlab_carto_auth.secret import Secret
 
     secret = Secret("a-refresh-token-value-1234")
     assert "a-refresh-token-value-1234" not in repr(secret)

@@ -18,7 +18,7 @@ from labclient import API_CHECK, LabClient, session_message
 from jupyterlab_carto_auth import auth as auth_module
 from jupyterlab_carto_auth import protocol
 from jupyterlab_carto_auth.m2m import M2MCredentials, fetch_m2m_token
-from jupyterlab_carto_auth.tokens import Token
+from jupyterlab_carto_auth.secret import Token
 
 StartKernel = Callable[..., tuple[Any, Any]]
 
