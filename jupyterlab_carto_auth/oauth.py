@@ -481,7 +481,7 @@ def can_prompt() -> bool:
     """Could a paste prompt reach someone? (No: papermill, ``allow_stdin=False``, no tty.)"""
     from . import kernel
 
-    k = kernel._kernel()
+    k = kernel.running_ipykernel()
     if k is not None:
         return bool(getattr(k, "_allow_stdin", False))
     try:
@@ -571,10 +571,10 @@ def paste_flow(
         except EOFError:
             raise CredentialsError("Sign-in to CARTO was cancelled (no access code).") from None
         if kind == "lab":
-            from .kernel import LabError, _accept_reply
+            from .kernel import LabError, accept_reply
 
             try:
-                session = _accept_reply(value)
+                session = accept_reply(value)
             except LabError:
                 continue
             if session.get("state") == "signed_in":
