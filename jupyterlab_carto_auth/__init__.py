@@ -1,8 +1,10 @@
 """Sign in to CARTO from JupyterLab; hand every kernel an authenticated CARTO client.
 
-This package has three parts (see docs and DESIGN): the prebuilt JupyterLab
-extension (``labextension/``), a small Jupyter server extension, and the
-kernel-side ``CartoAuth`` API. Importing the package must stay cheap and must not
+This package has three parts (see README.md; the comm between lab and kernel is
+specified in docs/protocol.md): the prebuilt JupyterLab extension
+(``labextension/``), a small Jupyter server extension, and the kernel-side
+``CartoAuth`` API (``auth.py`` over ``sources/``, the comm client ``kernel.py``,
+the ``%carto`` magics). Importing the package must stay cheap and must not
 need ``jupyter_server`` or ``jupyterlab``: kernels often run in an environment
 that has neither. Everything heavy is imported lazily.
 """

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .tokens import Token
+from .secret import Token
 
 CACHE_VERSION = 1
 APP_DIR_NAME = "jupyterlab-carto-auth"

@@ -56,6 +56,16 @@ class TokenRequestError(ResponseError):
         self.error = error
         self.description = description
 
+    def reworded(self, message: str) -> TokenRequestError:
+        """The same refusal with a message that says what to do."""
+        return TokenRequestError(
+            message,
+            status=self.status,
+            error=self.error,
+            description=self.description,
+            url=self.url,
+        )
+
 
 class NetworkError(CartoAuthError, ConnectionError):
     """A CARTO host could not be reached (refused, DNS failure, timeout, TLS failure).

@@ -32,12 +32,13 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
 from .errors import CredentialsError, LabError, NoStdinError
-from .tokens import DEFAULT_MARGIN, mask
+from .secret import DEFAULT_MARGIN, mask
 
 _log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ _bridge = _Bridge()
 _stdin_lock = threading.Lock()
 
 
-def _kernel() -> Any | None:
+def running_ipykernel() -> Any | None:
     """The running ipykernel, or ``None`` (plain Python, terminal IPython)."""
     if "IPython" not in sys.modules or "ipykernel" not in sys.modules:
         return None
@@ -253,15 +254,15 @@ def _kernel() -> Any | None:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython half-imported
         return None
-    kernel = getattr(get_ipython(), "kernel", None)
-    if kernel is None or getattr(kernel, "session", None) is None:
+    ipykernel = getattr(get_ipython(), "kernel", None)
+    if ipykernel is None or getattr(ipykernel, "session", None) is None:
         return None
-    return kernel
+    return ipykernel
 
 
 def in_kernel() -> bool:
     """True when running in an ipykernel (a notebook or console kernel)."""
-    return _kernel() is not None
+    return running_ipykernel() is not None
 
 
 def is_attached() -> bool:
@@ -279,7 +280,7 @@ def attach() -> bool:
     one ``carto_auth`` comm and keeps the session it has. Returns ``False``, doing
     nothing, outside an ipykernel.
     """
-    if _kernel() is None:
+    if running_ipykernel() is None:
         return False
     with _bridge.lock:
         _bridge.probe_failed = False  # a lab runs this: worth asking again
@@ -289,7 +290,7 @@ def attach() -> bool:
 
 def ensure_attached() -> bool:
     """Open the comm unless one is open; ``False`` outside an ipykernel."""
-    if _kernel() is None:
+    if running_ipykernel() is None:
         return False
     with _bridge.lock:
         if _bridge.comm is not None:
@@ -388,7 +389,7 @@ def _checked_min_ttl(min_ttl: float) -> float:
     return int(value) if value.is_integer() else value
 
 
-def _accept_reply(message: Any) -> dict[str, Any]:
+def accept_reply(message: Any) -> dict[str, Any]:
     """The session a lab answered, or ``LabError`` for its ``error`` or a broken answer."""
     try:
         message = protocol.parse_message(message, "lab_to_kernel")
@@ -405,15 +406,49 @@ def _accept_reply(message: Any) -> dict[str, Any]:
     return message
 
 
-def _not_sent() -> LabNoAnswer:
-    return LabNoAnswer("Could not send the request to JupyterLab: the comm to the lab is closed.")
-
-
 def _no_answer(seconds: float) -> LabNoAnswer:
     return LabNoAnswer(
         f"JupyterLab did not answer within {seconds:g} s. Is the notebook still open in "
         "JupyterLab with jupyterlab-carto-auth installed?"
     )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One request to the lab, built and checked the same way for every caller."""
+
+    id: str
+    min_ttl: float
+    interactive: bool
+    org: str | None
+    seconds: float
+
+    @classmethod
+    def new(
+        cls, min_ttl: float, interactive: bool, org: str | None, timeout: float | None
+    ) -> _Request:
+        if running_ipykernel() is None or not ensure_attached():
+            raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
+        seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
+        return cls(new_request_id(), _checked_min_ttl(min_ttl), interactive, org, seconds)
+
+    def send(self, reply_via: str) -> None:
+        message = protocol.request(self.id, self.interactive, self.org, self.min_ttl, reply_via)
+        if not _send(message):
+            raise LabNoAnswer(
+                "Could not send the request to JupyterLab: the comm to the lab is closed."
+            )
+
+    @contextlib.contextmanager
+    def waiting(self, waiter: _Waiter) -> Iterator[_Waiter]:
+        """``waiter`` receives the comm answer to this request while the block runs."""
+        with _bridge.lock:
+            _bridge.pending[self.id] = waiter
+        try:
+            yield waiter
+        finally:
+            with _bridge.lock:
+                _bridge.pending.pop(self.id, None)
 
 
 def request_session(
@@ -432,36 +467,22 @@ def request_session(
     ``LabNoAnswer`` after ``timeout`` seconds (default ``LAB_REPLY_TIMEOUT``),
     ``CredentialsError`` outside a kernel.
     """
-    kernel = _kernel()
-    if kernel is None or not ensure_attached():
-        raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
-    seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
-    deadline = time.monotonic() + seconds
-    req_id = new_request_id()
-    ttl = _checked_min_ttl(min_ttl)
+    request = _Request.new(min_ttl, interactive, org, timeout)
+    deadline = time.monotonic() + request.seconds
     if threading.current_thread() is threading.main_thread():
-        message = protocol.request(req_id, interactive, org, ttl, "stdin")
         with _bridge.lock:
-            _bridge.recent_ids.append(req_id)
-        if not _send(message):
-            raise _not_sent()
+            _bridge.recent_ids.append(request.id)
+        request.send("stdin")
         with _stdin_lock:
-            reply = _wait_stdin_reply(kernel, {req_id}, deadline)
+            reply = _wait_stdin_reply(running_ipykernel(), {request.id}, deadline)
         if reply is None:
-            raise _no_answer(seconds)
-        return _accept_reply(reply[1])
-    waiter = _Waiter()
-    with _bridge.lock:
-        _bridge.pending[req_id] = waiter
-    try:
-        if not _send(protocol.request(req_id, interactive, org, ttl, "comm")):
-            raise _not_sent()
+            raise _no_answer(request.seconds)
+        return accept_reply(reply[1])
+    with request.waiting(_Waiter()) as waiter:
+        request.send("comm")
         if not waiter.event.wait(max(deadline - time.monotonic(), 0)):
-            raise _no_answer(seconds)
-    finally:
-        with _bridge.lock:
-            _bridge.pending.pop(req_id, None)
-    return _accept_reply(waiter.message)
+            raise _no_answer(request.seconds)
+    return accept_reply(waiter.message)
 
 
 async def request_session_async(
@@ -474,26 +495,41 @@ async def request_session_async(
     delivers while the cell awaits. Bounded by ``timeout`` seconds."""
     import asyncio
 
-    if _kernel() is None or not ensure_attached():
-        raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
-    seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
-    req_id = new_request_id()
+    request = _Request.new(min_ttl, interactive, org, timeout)
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    with _bridge.lock:
-        _bridge.pending[req_id] = _Waiter(loop, future)
-    try:
-        message = protocol.request(req_id, interactive, org, _checked_min_ttl(min_ttl), "comm")
-        if not _send(message):
-            raise _not_sent()
+    with request.waiting(_Waiter(loop, future)):
+        request.send("comm")
         try:
-            reply = await asyncio.wait_for(future, seconds)
+            reply = await asyncio.wait_for(future, request.seconds)
         except asyncio.TimeoutError:
-            raise _no_answer(seconds) from None
-    finally:
+            raise _no_answer(request.seconds) from None
+    return accept_reply(reply)
+
+
+def _probe_worth_it(*, on_stdin: bool) -> bool:
+    """Could a lab answer a probe that nobody asked yet? ``on_stdin``: answered on stdin."""
+    ipykernel = running_ipykernel()
+    if ipykernel is None or "google.colab" in sys.modules:
+        return False
+    if on_stdin and (
+        not getattr(ipykernel, "_allow_stdin", True)
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return False
+    if not ensure_attached():
+        return False
+    with _bridge.lock:
+        return not _bridge.probe_failed
+
+
+def _probe_answered(error: LabError | None) -> bool:
+    """The probe's outcome: no answer at all means no lab (not asked again until ``attach``)."""
+    if isinstance(error, LabNoAnswer):
         with _bridge.lock:
-            _bridge.pending.pop(req_id, None)
-    return _accept_reply(reply)
+            _bridge.probe_failed = True
+        return False
+    return True  # a lab answered, maybe with an error
 
 
 def probe_lab(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
@@ -505,47 +541,26 @@ def probe_lab(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
     """
     if SESSION.lab_present:
         return True
-    kernel = _kernel()
-    if (
-        kernel is None
-        or "google.colab" in sys.modules
-        or not getattr(kernel, "_allow_stdin", True)
-        or threading.current_thread() is not threading.main_thread()
-        or not ensure_attached()
-    ):
+    if not _probe_worth_it(on_stdin=True):
         return False
-    with _bridge.lock:
-        if _bridge.probe_failed:
-            return False
     try:
         request_session(min_ttl=0, interactive=False, timeout=timeout)
-    except LabNoAnswer:
-        with _bridge.lock:
-            _bridge.probe_failed = True
-        return False
-    except LabError:
-        return True  # a lab answered, with an error
-    return True
+    except LabError as exc:
+        return _probe_answered(exc)
+    return _probe_answered(None)
 
 
 async def probe_lab_async(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
     """``probe_lab`` for coroutines: the lab answers on the comm."""
     if SESSION.lab_present:
         return True
-    if _kernel() is None or "google.colab" in sys.modules or not ensure_attached():
+    if not _probe_worth_it(on_stdin=False):
         return False
-    with _bridge.lock:
-        if _bridge.probe_failed:
-            return False
     try:
         await request_session_async(min_ttl=0, interactive=False, timeout=timeout)
-    except LabNoAnswer:
-        with _bridge.lock:
-            _bridge.probe_failed = True
-        return False
-    except LabError:
-        return True
-    return True
+    except LabError as exc:
+        return _probe_answered(exc)
+    return _probe_answered(None)
 
 
 def sign_out() -> bool:
@@ -574,7 +589,7 @@ def _input_value(reply: Any) -> Any:
 
 
 def _wait_stdin_reply(
-    kernel: Any, request_ids: set[str], deadline: float, *, plain: bool = False
+    ipykernel: Any, request_ids: set[str], deadline: float, *, plain: bool = False
 ) -> tuple[str, Any] | None:
     """Poll the kernel's stdin socket until ``deadline`` (monotonic seconds).
 
@@ -584,8 +599,8 @@ def _wait_stdin_reply(
     """
     import zmq
 
-    socket = kernel.stdin_socket
-    session = kernel.session
+    socket = ipykernel.stdin_socket
+    session = ipykernel.session
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -617,14 +632,14 @@ def _wait_stdin_reply(
         _log.debug("carto_auth: dropped an input_reply nobody waits for")
 
 
-def _drain_stdin(kernel: Any, request_ids: set[str]) -> tuple[str, Any] | None:
+def _drain_stdin(ipykernel: Any, request_ids: set[str]) -> tuple[str, Any] | None:
     """Drop stale replies (as ipykernel does before a prompt), keeping a late lab answer."""
     import zmq
 
     found = None
     for _ in range(1000):
         try:
-            _, reply = kernel.session.recv(kernel.stdin_socket, zmq.NOBLOCK)
+            _, reply = ipykernel.session.recv(ipykernel.stdin_socket, zmq.NOBLOCK)
         except zmq.ZMQError:
             break
         except Exception:  # noqa: S112 - an unreadable message is dropped
@@ -647,14 +662,14 @@ def ask_frontend(prompt: str, *, password: bool, timeout: float) -> tuple[str, A
     do input (papermill, ``allow_stdin=False``), ``LabNoAnswer`` at the deadline,
     ``EOFError`` for an end-of-input answer.
     """
-    kernel = _kernel()
-    if kernel is None:
+    ipykernel = running_ipykernel()
+    if ipykernel is None:
         raise NoStdinError("Not running in a Jupyter kernel.")
-    if not getattr(kernel, "_allow_stdin", False):
+    if not getattr(ipykernel, "_allow_stdin", False):
         raise NoStdinError("This frontend does not support input requests.")
     try:  # ipykernel >= 6: where to send the request, as its own getpass does
-        ident = kernel._parent_ident["shell"]
-        parent = kernel.get_parent("shell")
+        ident = ipykernel._parent_ident["shell"]
+        parent = ipykernel.get_parent("shell")
     except Exception:  # pragma: no cover - older kernels: their own, unbounded, prompt
         import getpass
 
@@ -666,17 +681,17 @@ def ask_frontend(prompt: str, *, password: bool, timeout: float) -> tuple[str, A
         ids = set(_bridge.recent_ids)
     deadline = time.monotonic() + timeout
     with _stdin_lock:
-        late = _drain_stdin(kernel, ids)
+        late = _drain_stdin(ipykernel, ids)
         if late is not None:
             return late
-        kernel.session.send(
-            kernel.stdin_socket,
+        ipykernel.session.send(
+            ipykernel.stdin_socket,
             "input_request",
             {"prompt": prompt, "password": password},
             parent,
             ident=ident,
         )
-        answer = _wait_stdin_reply(kernel, ids, deadline, plain=True)
+        answer = _wait_stdin_reply(ipykernel, ids, deadline, plain=True)
     if answer is None:
         raise LabNoAnswer(f"No answer within {timeout:g} s.")
     if answer[0] == "input" and answer[1] == "\x04":

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import _http
 from .config import CartoConfig, url_problem
 from .errors import CredentialsError, InsecureFileWarning, ResponseError, TokenRequestError
-from .tokens import Token
+from .secret import Token
 
 _WHERE = "the CARTO Workspace (Developers > Credentials)"
 _FIELD_HINTS = {
@@ -156,13 +156,9 @@ def fetch_m2m_token(creds: M2MCredentials, config: CartoConfig) -> Token:
     except TokenRequestError as exc:
         if exc.error in _BAD_CLIENT_ERRORS:
             reason = exc.error + (f": {exc.description}" if exc.description else "")
-            raise TokenRequestError(
+            raise exc.reworded(
                 f"Check client_id and client_secret in {creds.source}: the CARTO token "
-                f"endpoint refused them ({reason}).",
-                status=exc.status,
-                error=exc.error,
-                description=exc.description,
-                url=exc.url,
+                f"endpoint refused them ({reason})."
             ) from None
         raise
     return token_from_answer(answer, config.token_url)

@@ -7,15 +7,16 @@ never a traceback. Tokens are shown masked unless ``%carto token --show``.
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CartoAuthError
-from .tokens import mask
+from .secret import mask
+
+if TYPE_CHECKING:
+    from .sources import SourceStatus
 
 USAGE = """\
 Usage: %carto <command>
@@ -44,28 +45,31 @@ HELP = {
 
 @dataclass
 class Status:
-    """What ``%carto status`` shows; text in a terminal, a table in a notebook."""
+    """What ``%carto status`` shows; text in a terminal, a table in a notebook.
+
+    ``session`` is what the token source holds; ``source`` says which it is.
+    """
 
     lab_attached: bool
-    signed_in: bool
     source: str
-    email: str | None = None
-    name: str | None = None
-    org: str | None = None
-    api_base_url: str | None = None
-    expires_in: float | None = None
+    session: SourceStatus
+
+    @property
+    def signed_in(self) -> bool:
+        return self.session.signed_in
 
     def rows(self) -> list[tuple[str, str]]:
         rows = [("signed in", f"yes ({self.source})" if self.signed_in else "no")]
         if self.signed_in:
-            who = self.email or "unknown"
-            if self.name and self.name != self.email:
-                who = f"{self.name} <{who}>"
+            session = self.session
+            who = session.email or "unknown"
+            if session.name and session.name != session.email:
+                who = f"{session.name} <{who}>"
             rows += [
                 ("user", who),
-                ("organization", self.org or "-"),
-                ("API base URL", self.api_base_url or "not known yet"),
-                ("expires in", _duration(self.expires_in)),
+                ("organization", session.org or "-"),
+                ("API base URL", session.api_base_url or "not known yet"),
+                ("expires in", _duration(session.expires_in)),
             ]
         rows.append(("lab extension", "attached" if self.lab_attached else "not attached"))
         return rows
@@ -101,84 +105,41 @@ def _duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT, unverified, for display only (``{}`` if not a JWT)."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def _claim(claims: dict[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = claims.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 # --- where the session is ------------------------------------------------------------
 
 
-def _config() -> Any:
+def _lab() -> Any:
+    """JupyterLab's session, or ``None`` when no lab ever spoke to this kernel."""
+    from . import kernel
     from .config import CartoConfig
+    from .sources import LabSource
 
-    return CartoConfig.from_env()
-
-
-def _kernel_auth(refresh: bool) -> Any | None:
-    """This kernel's own cached sign-in (default cache), or ``None``."""
-    from .auth import CartoAuth
-
-    config = _config()
-    auth = CartoAuth._kernel_side(config, None, None, None, True, False)
-    if refresh:
-        return auth if auth._use_cached() else None
-    entry = auth._cache.load_entry() if auth._cache is not None else None
-    if entry is None:
+    if not kernel.SESSION.lab_present:
         return None
-    auth._token = entry.token
-    found = entry.extras.get("api_base_url")
-    auth._discovered_api_base_url = found if isinstance(found, str) else None
-    return auth
+    config = CartoConfig.from_env()
+    return LabSource(config, config.organization, None)
+
+
+def _kernel_signin() -> Any:
+    """This kernel's own sign-in, with the default cache."""
+    from .config import CartoConfig
+    from .sources import KernelSignIn
+
+    config = CartoConfig.from_env()
+    return KernelSignIn(config, config.organization, None, open_browser=False)
 
 
 def status() -> Status:
     """The session this kernel would use now (no network request)."""
-    from . import kernel as bridge
+    from . import kernel
 
-    if bridge.SESSION.lab_present:
-        info = bridge.SESSION.current
-        signed_in = info is not None and info.signed_in
-        return Status(
-            lab_attached=bridge.is_attached(),
-            signed_in=signed_in,
-            source="JupyterLab",
-            email=info.email if signed_in else None,
-            name=info.name if signed_in else None,
-            org=info.org if signed_in else None,
-            api_base_url=info.api_base_url if signed_in else None,
-            expires_in=info.expires_in() if signed_in else None,
-        )
-    auth = _kernel_auth(refresh=False)
-    if auth is None or auth._token is None:
-        return Status(lab_attached=False, signed_in=False, source="this kernel")
-    claims = jwt_claims(auth._token.access_token)
-    return Status(
-        lab_attached=False,
-        signed_in=auth._token.expires_in() > 0 or auth._refresh_token is not None,
-        source="this kernel's cached sign-in",
-        email=_claim(claims, "https://carto.com/email", "email"),
-        name=_claim(claims, "name"),
-        org=_claim(claims, "org_id", "https://carto.com/org") or auth._org,
-        api_base_url=auth._api_base_url or auth._discovered_api_base_url,
-        expires_in=auth._token.expires_in(),
-    )
+    lab = _lab()
+    if lab is not None:
+        return Status(kernel.is_attached(), "JupyterLab", lab.status())
+    cached = _kernel_signin().status()
+    if cached.expires_in is None:  # nothing cached
+        return Status(False, "this kernel", cached)
+    return Status(False, "this kernel's cached sign-in", cached)
 
 
 # --- the commands --------------------------------------------------------------------
@@ -198,7 +159,7 @@ def cmd_status(args: list[str]) -> None:
 
 
 def cmd_whoami(args: list[str]) -> None:
-    current = status()
+    current = status().session
     if not current.signed_in:
         print("Not signed in to CARTO. Sign in with: %carto login")
         return
@@ -208,16 +169,11 @@ def cmd_whoami(args: list[str]) -> None:
 
 
 def _current_token() -> str | None:
-    from . import kernel as bridge
-    from .auth import CartoAuth
-
-    if bridge.SESSION.lab_present:
-        info = bridge.SESSION.current
-        if info is None or not info.signed_in:
-            return None
-        return CartoAuth._lab_auth(_config(), None, None).get_access_token()
-    auth = _kernel_auth(refresh=True)
-    return None if auth is None else auth.get_access_token()
+    lab = _lab()
+    if lab is not None:
+        return lab.access_token() if lab.status().signed_in else None
+    signin = _kernel_signin()
+    return signin.access_token() if signin.load_cached() else None
 
 
 def cmd_token(args: list[str]) -> None:
@@ -233,30 +189,23 @@ def cmd_login(args: list[str]) -> None:
 
     org = args[1] if args else None
     auth = CartoAuth.from_oauth(org=org)
-    current = status()
-    who = current.email or "your CARTO account"
+    who = status().session.email or "your CARTO account"
     where = "JupyterLab's session" if auth.source == "lab" else "this kernel"
     print(f"Signed in to CARTO as {who} ({where}).")
 
 
 def cmd_logout(args: list[str]) -> None:
-    from . import kernel as bridge
+    from . import kernel
 
-    if bridge.SESSION.lab_present:
-        if bridge.sign_out():
+    if kernel.SESSION.lab_present:
+        if kernel.sign_out():
             print("Signed out of CARTO in JupyterLab (every tab and kernel).")
         else:
             print("Could not reach JupyterLab; use Sign out of CARTO in JupyterLab.")
         return
-    from .auth import CartoAuth
-
-    auth = CartoAuth._kernel_side(_config(), None, None, None, True, False)
-    had = auth._cache is not None and auth._cache.path.exists()
-    if auth._cache is not None:
-        auth._cache.clear()
     print(
         "Forgot this kernel's CARTO sign-in (cached token removed)."
-        if had
+        if _kernel_signin().forget()
         else "Not signed in to CARTO in this kernel; nothing to forget."
     )
 

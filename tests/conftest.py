@@ -3,6 +3,7 @@ and an isolated home directory for every test."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -126,17 +127,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """The local OIDC provider and CARTO API stand-in, access tokens valid 5 s."""
+@contextlib.contextmanager
+def _run_sandbox(directory: Path, *args: str) -> Iterator[Sandbox]:
+    """Start ``sandbox/server.mjs`` with ``args``, wait for its ready line, stop it at the end."""
     node = shutil.which("node")
     assert node, "node is needed to run the sandbox (sandbox/server.mjs)"
     script = REPO / "sandbox" / "server.mjs"
     assert script.is_file(), f"{script} is missing"
-    stderr_path = tmp_path_factory.mktemp("sandbox") / "stderr.log"
+    stderr_path = directory / "stderr.log"
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
-            [node, str(script), "--access-token-ttl", "5"],
+            [node, str(script), *args],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -158,6 +159,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         _stop(proc)
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The local OIDC provider and CARTO API stand-in, access tokens valid 5 s."""
+    with _run_sandbox(tmp_path_factory.mktemp("sandbox"), "--access-token-ttl", "5") as box:
+        yield box
 
 
 # --- a misbehaving HTTP server (stands in for a broken or misconfigured CARTO) --------
@@ -287,15 +295,9 @@ def run(kc: Any, code: str, timeout: float = 30) -> KernelRun:
     return out
 
 
-@pytest.fixture
-def kernel(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Any, Any]]:
-    """A real ipykernel on this venv's Python, configured for the sandbox: (manager, client)."""
-    from jupyter_client.manager import start_new_kernel
-
-    # Our own "python3" kernelspec first on JUPYTER_PATH: the kernel runs this
-    # venv's interpreter whatever other kernelspecs the machine has.
+def _own_kernelspec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own "python3" kernelspec first on JUPYTER_PATH: kernels run this venv's
+    interpreter whatever other kernelspecs the machine has."""
     spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -303,6 +305,16 @@ def kernel(
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+
+
+@pytest.fixture
+def kernel(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Any, Any]]:
+    """A real ipykernel on this venv's Python, configured for the sandbox: (manager, client)."""
+    from jupyter_client.manager import start_new_kernel
+
+    _own_kernelspec(tmp_path, monkeypatch)
 
     # jupyter_client 8 takes the kernel's whole environment as ``env`` (its old
     # ``extra_env`` argument is gone): this process's (isolated HOME) plus the sandbox.
@@ -322,38 +334,16 @@ def kernel(
 def sandbox_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A second sandbox: access tokens valid 10 min, the public client's localhost
     callback on a free port (so the kernel-side local redirect can bind it)."""
-    node = shutil.which("node")
-    assert node, "node is needed to run the sandbox (sandbox/server.mjs)"
     callback_port = free_port()
-    stderr_path = tmp_path_factory.mktemp("sandbox-long") / "stderr.log"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(
-            [
-                node,
-                str(REPO / "sandbox" / "server.mjs"),
-                "--access-token-ttl",
-                "600",
-                "--callback-port",
-                str(callback_port),
-            ],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        line = _read_ready_line(proc, SANDBOX_READY_TIMEOUT)
-        if not line:
-            _stop(proc)
-            pytest.fail(f"sandbox not ready; stderr:\n{stderr_path.read_text(errors='replace')}")
-        info = json.loads(line)
-        assert info.get("ready") is True, info
-        assert info["callback_port"] == callback_port
-        yield Sandbox(info=info, process=proc)
-    finally:
-        _stop(proc)
-        if proc.stdout:
-            proc.stdout.close()
+    with _run_sandbox(
+        tmp_path_factory.mktemp("sandbox-long"),
+        "--access-token-ttl",
+        "600",
+        "--callback-port",
+        str(callback_port),
+    ) as box:
+        assert box.info["callback_port"] == callback_port
+        yield box
 
 
 def sandbox_kernel_env(sandbox: Sandbox) -> dict[str, str]:
@@ -374,13 +364,7 @@ def start_kernel(
     (a value of ``None`` removes a variable). Shut down at the end of the test."""
     from jupyter_client.manager import start_new_kernel
 
-    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "test python3", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    _own_kernelspec(tmp_path, monkeypatch)
     started: list[tuple[Any, Any]] = []
 
     def start(**overrides: str | None) -> tuple[Any, Any]:

@@ -19,7 +19,7 @@ from jupyterlab_carto_auth import CartoAuth, CredentialsError
 from jupyterlab_carto_auth.cache import CacheKey, TokenCache
 from jupyterlab_carto_auth.config import CartoConfig
 from jupyterlab_carto_auth.errors import MissingDependencyError, ResponseError, TokenRequestError
-from jupyterlab_carto_auth.tokens import Token
+from jupyterlab_carto_auth.secret import Token
 
 
 def api_status(sandbox: Sandbox, token: str | None) -> int:
@@ -108,7 +108,7 @@ def test_token_inside_the_margin_is_fetched_again(sandbox: Sandbox, tmp_path: Pa
 def test_expired_token_is_refused_by_the_api_and_replaced(sandbox: Sandbox, tmp_path: Path) -> None:
     config = sandbox.config()
     auth = CartoAuth.from_m2m(sandbox.credentials(tmp_path / "c.json"), config=config)
-    old = auth._token.access_token
+    old = auth.get_access_token()
     time.sleep(6)  # past the 5 s lifetime
     assert api_status(sandbox, old) == 401
     assert api_status(sandbox, auth.get_access_token()) == 200

@@ -17,7 +17,7 @@ from jupyterlab_carto_auth import CartoAuth
 from jupyterlab_carto_auth.cache import CACHE_VERSION, CacheKey, CacheWarning, TokenCache
 from jupyterlab_carto_auth.config import CartoConfig
 from jupyterlab_carto_auth.errors import NetworkError
-from jupyterlab_carto_auth.tokens import Token
+from jupyterlab_carto_auth.secret import Token
 
 KEY = CacheKey("m2m", "https://auth.carto.com/oauth/token", "https://api.example.com", None, "c1")
 SECRET = "the-client-secret-xyz"

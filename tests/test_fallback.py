@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from conftest import REPO, Sandbox, free_port
-from labclient import API_CHECK, Cell, LabClient
+from labclient import API_CHECK, Cell, LabClient, session_message
 from sandbox_browser import access_code, sign_in
 
-from jupyterlab_carto_auth import CartoAuth, oauth
+from jupyterlab_carto_auth import CartoAuth, discovery, fallback_signin
 from jupyterlab_carto_auth.config import CartoConfig
 from jupyterlab_carto_auth.errors import CredentialsError, NoStdinError
 
@@ -259,7 +259,9 @@ def get(url: str) -> int:
 
 def test_redirect_server_takes_only_its_callback_with_its_state() -> None:
     port = free_port()
-    with oauth.LocalRedirectServer(f"http://localhost:{port}/callback/", "the-state") as server:
+    with fallback_signin.LocalRedirectServer(
+        f"http://localhost:{port}/callback/", "the-state"
+    ) as server:
         server.start()
         base = f"http://127.0.0.1:{port}"
         assert get(f"{base}/other?code=x&state=the-state") == 404
@@ -274,7 +276,7 @@ def test_redirect_server_takes_only_its_callback_with_its_state() -> None:
 
 def test_redirect_server_reports_a_cancelled_sign_in() -> None:
     port = free_port()
-    with oauth.LocalRedirectServer(f"http://127.0.0.1:{port}/cb", "s") as server:
+    with fallback_signin.LocalRedirectServer(f"http://127.0.0.1:{port}/cb", "s") as server:
         server.start()
         assert get(f"http://127.0.0.1:{port}/cb?error=access_denied&state=s") == 200
         with pytest.raises(CredentialsError, match="cancelled in the browser"):
@@ -283,7 +285,7 @@ def test_redirect_server_reports_a_cancelled_sign_in() -> None:
 
 def test_redirect_server_wait_is_bounded() -> None:
     port = free_port()
-    with oauth.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
         server.start()
         start = time.monotonic()
         with pytest.raises(CredentialsError, match=r"within 0\.5 s"):
@@ -297,14 +299,14 @@ def test_redirect_server_refuses_a_busy_port_and_non_loopback_uris() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(OSError, match="in use"):
-            oauth.LocalRedirectServer(f"http://localhost:{port}/callback/", "s")
+            fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "s")
     with pytest.raises(ValueError, match="localhost"):
-        oauth.LocalRedirectServer("https://app.carto.com/auth/token", "s")
+        fallback_signin.LocalRedirectServer("https://app.carto.com/auth/token", "s")
 
 
 def test_redirect_server_is_bound_to_loopback_only() -> None:
     port = free_port()
-    with oauth.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
         assert server._server.server_address[0] == "127.0.0.1"
 
 
@@ -315,20 +317,20 @@ def test_pkce_s256_pair() -> None:
     import base64
     import hashlib
 
-    pair = oauth.Pkce.new()
+    pair = fallback_signin.Pkce.new()
     assert re.fullmatch(r"[A-Za-z0-9_-]{43,128}", pair.verifier)
     expected = base64.urlsafe_b64encode(hashlib.sha256(pair.verifier.encode()).digest())
     assert pair.challenge == expected.decode().rstrip("=")
     assert pair.verifier not in repr(pair)
-    assert oauth.Pkce.new().verifier != pair.verifier
+    assert fallback_signin.Pkce.new().verifier != pair.verifier
 
 
 def test_authorize_url_has_carto_parameters() -> None:
     from urllib.parse import parse_qs, urlsplit
 
     config = CartoConfig()
-    pkce = oauth.Pkce.new()
-    url = oauth.authorize_url(config, config.redirect_uri, "st", pkce, "acme")
+    pkce = fallback_signin.Pkce.new()
+    url = fallback_signin.authorize_url(config, config.redirect_uri, "st", pkce, "acme")
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == config.auth_url
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -343,7 +345,7 @@ def test_authorize_url_has_carto_parameters() -> None:
         "code_challenge_method": "S256",
         "organization": "acme",
     }
-    assert "organization" not in oauth.authorize_url(config, "x", "st", pkce, None)
+    assert "organization" not in fallback_signin.authorize_url(config, "x", "st", pkce, None)
 
 
 @pytest.mark.parametrize(
@@ -355,7 +357,7 @@ def test_authorize_url_has_carto_parameters() -> None:
     ],
 )
 def test_pasted_code_or_url(pasted: str, expected: str) -> None:
-    assert oauth.parse_pasted(pasted, "S") == expected
+    assert fallback_signin.parse_pasted(pasted, "S") == expected
 
 
 @pytest.mark.parametrize(
@@ -371,7 +373,7 @@ def test_pasted_code_or_url(pasted: str, expected: str) -> None:
 )
 def test_pasted_problems(pasted: str, message: str) -> None:
     with pytest.raises(CredentialsError, match=message):
-        oauth.parse_pasted(pasted, "S")
+        fallback_signin.parse_pasted(pasted, "S")
 
 
 @pytest.mark.parametrize(
@@ -392,7 +394,7 @@ def test_pasted_problems(pasted: str, message: str) -> None:
     ],
 )
 def test_tenant_config_yaml(text: str, expected: str | None) -> None:
-    assert oauth.parse_base_url_yaml(text) == expected
+    assert discovery.parse_base_url_yaml(text) == expected
 
 
 def test_discovery_against_the_sandbox(sandbox_long: Sandbox) -> None:
@@ -403,7 +405,7 @@ def test_discovery_against_the_sandbox(sandbox_long: Sandbox) -> None:
         sandbox_long.api_base_url, sandbox_long.m2m["client_id"], sandbox_long.m2m["client_secret"]
     )
     token = fetch_m2m_token(creds, config).access_token
-    assert oauth.discover_api_base_url(token, config) == sandbox_long.api_base_url
+    assert discovery.discover_api_base_url(token, config) == sandbox_long.api_base_url
 
 
 def test_script_without_a_terminal_fails_fast(sandbox_long: Sandbox) -> None:
@@ -435,7 +437,7 @@ def test_script_with_a_terminal_reads_the_code_with_getpass(
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr(getpass, "getpass", fake_getpass)
     auth = CartoAuth.from_oauth(config=config, open_browser=False, use_cache=False)
-    assert prompts == [oauth.ACCESS_CODE_PROMPT]
+    assert prompts == [fallback_signin.ACCESS_CODE_PROMPT]
     assert auth.source == "kernel"
     token = auth.get_access_token()
     request = urllib.request.Request(
@@ -449,8 +451,42 @@ def test_script_with_a_terminal_reads_the_code_with_getpass(
     assert "source='kernel'" in repr(auth)
 
 
+def test_a_lab_session_arriving_at_the_paste_prompt_becomes_the_source(
+    sandbox_long: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The paste prompt's answer is JupyterLab's session (a late answer to a request
+    # of this kernel): from then on this CartoAuth uses the lab's session.
+    from jupyterlab_carto_auth import kernel
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    lab_token = "the-labs-token-that-arrived-while-pasting"
+    asked: list[str] = []
+
+    def lab_answers(prompt: str, timeout: float) -> tuple[str, Any]:
+        asked.append(prompt)
+        return "lab", session_message(lab_token, api_base_url=sandbox_long.api_base_url)
+
+    monkeypatch.setattr(sys, "stdin", Tty())
+    monkeypatch.setattr(fallback_signin, "_ask", lab_answers)
+    try:
+        auth = CartoAuth.from_oauth(
+            config=sandbox_long.config(), open_browser=False, use_cache=False
+        )
+        assert asked == [fallback_signin.ACCESS_CODE_PROMPT]
+        assert auth.source == "lab"
+        assert auth.get_access_token() == lab_token
+        assert auth.get_api_base_url() == sandbox_long.api_base_url
+        assert "source='jupyterlab'" in repr(auth)
+        assert lab_token not in repr(auth) + repr(vars(auth))
+    finally:
+        kernel.SESSION.clear()
+
+
 def test_refresh_token_is_never_in_a_repr() -> None:
-    from jupyterlab_carto_auth.tokens import Secret
+    from jupyterlab_carto_auth.secret import Secret
 
     secret = Secret("a-refresh-token-value-1234")
     assert "a-refresh-token-value-1234" not in repr(secret)

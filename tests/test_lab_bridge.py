@@ -15,10 +15,10 @@ import pytest
 from conftest import Sandbox
 from labclient import API_CHECK, LabClient, session_message
 
-from jupyterlab_carto_auth import auth as auth_module
 from jupyterlab_carto_auth import protocol
 from jupyterlab_carto_auth.m2m import M2MCredentials, fetch_m2m_token
-from jupyterlab_carto_auth.tokens import Token
+from jupyterlab_carto_auth.secret import Token
+from jupyterlab_carto_auth.sources import lab as lab_source
 
 StartKernel = Callable[..., tuple[Any, Any]]
 
@@ -216,7 +216,7 @@ def test_a_waiting_cell_can_be_interrupted(start_kernel: StartKernel) -> None:
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("cancelled", auth_module.CANCELLED_IN_LAB),
+        ("cancelled", lab_source.CANCELLED_IN_LAB),
         ("timeout", "Nobody signed in to CARTO within 300 s."),
         ("network", "JupyterLab could not reach CARTO (offline)."),
     ],
@@ -304,7 +304,7 @@ def test_pushes_refresh_and_sign_out_reach_the_next_cell(
     cell = lab.run("a.get_access_token()\n")
     assert cell.error is not None
     assert cell.error["ename"] == "CredentialsError"
-    assert cell.error["evalue"] == auth_module.SIGNED_OUT_IN_LAB
+    assert cell.error["evalue"] == lab_source.SIGNED_OUT_IN_LAB
     assert cell.requests == []  # signed out in the lab: no point asking
     assert second.access_token not in cell.text()
 
@@ -358,7 +358,7 @@ def test_lab_answering_signed_out_to_a_refresh_is_the_signed_out_error(
         "a.get_access_token()\n"
     )
     assert cell.error is not None
-    assert cell.error["evalue"] == auth_module.SIGNED_OUT_IN_LAB
+    assert cell.error["evalue"] == lab_source.SIGNED_OUT_IN_LAB
 
 
 def test_a_stray_input_reply_does_not_break_a_later_input(start_kernel: StartKernel) -> None:

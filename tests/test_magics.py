@@ -12,7 +12,7 @@ from conftest import Sandbox
 from labclient import LabClient, session_message
 
 from jupyterlab_carto_auth.cache import CACHE_VERSION
-from jupyterlab_carto_auth.tokens import mask
+from jupyterlab_carto_auth.secret import mask
 
 StartKernel = Callable[..., tuple[Any, Any]]
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLW1hZ2ljcw"
@@ -74,7 +74,7 @@ def test_status_shows_the_kernels_cached_sign_in(
     import base64
 
     from jupyterlab_carto_auth.cache import CacheKey, TokenCache
-    from jupyterlab_carto_auth.tokens import Token
+    from jupyterlab_carto_auth.secret import Token
 
     # What a kernel-side sign-in leaves in the default cache (a JWT with CARTO's claims).
     claims = {"https://carto.com/email": "bo@example.com", "org_id": "bo-org"}

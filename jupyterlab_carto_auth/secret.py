@@ -1,4 +1,4 @@
-"""An access token and when it expires, never shown in full."""
+"""Secret values, never shown in full: an access token with its expiry, a refresh token."""
 
 from __future__ import annotations
 

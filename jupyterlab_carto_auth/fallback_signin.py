@@ -1,4 +1,4 @@
-"""Browser sign-in done in the kernel: what carto-auth users know, done right.
+"""Sign-in without JupyterLab: the browser sign-in done in the kernel, done right.
 
 Used where no JupyterLab extension hands the kernel a session (a plain Jupyter
 client, classic notebook, VS Code, Colab, papermill, scripts):
@@ -37,9 +37,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from . import _http
-from .config import CartoConfig, is_loopback_host, url_problem
-from .errors import CredentialsError, NoStdinError, ResponseError, TokenRequestError
-from .tokens import Token
+from .config import CartoConfig, is_loopback_host
+from .errors import CredentialsError, NoStdinError, TokenRequestError
+from .secret import Token
 
 #: Scopes asked for: an id token with the user's name and email, and a refresh token.
 DEFAULT_SCOPE = "openid profile email offline_access"
@@ -54,7 +54,18 @@ HOW_TO_AUTHENTICATE = (
 )
 
 _CODE_CHARS = re.compile(r"[\x21-\x7e]{1,2048}")
-_TENANT_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::\d{1,5})?")
+
+
+class LabAnswered(Exception):
+    """JupyterLab handed this kernel a signed-in session while the paste prompt waited.
+
+    Raised by ``sign_in`` instead of returning tokens: the caller uses the lab's
+    session (already in ``kernel.SESSION``) from then on.
+    """
+
+    def __init__(self, session: dict[str, Any]):
+        super().__init__("JupyterLab answered with its session")
+        self.session = session
 
 
 # --- PKCE, URLs, token requests ------------------------------------------------------
@@ -137,15 +148,11 @@ def exchange_code(config: CartoConfig, code: str, redirect_uri: str, pkce: Pkce)
         )
     except TokenRequestError as exc:
         if exc.error == "invalid_grant":
-            raise TokenRequestError(
+            raise exc.reworded(
                 "CARTO did not accept the access code (invalid_grant"
                 + (f": {exc.description}" if exc.description else "")
                 + "). A code works once, for about a minute, and only for the sign-in that "
-                "showed it: run the sign-in again and use the new code.",
-                status=exc.status,
-                error=exc.error,
-                description=exc.description,
-                url=exc.url,
+                "showed it: run the sign-in again and use the new code."
             ) from None
         raise
     return _token_answer(answer, config)
@@ -167,88 +174,6 @@ def refresh(config: CartoConfig, refresh_token: str) -> SignInResult:
     if result.refresh_token is None:
         result = SignInResult(result.token, refresh_token, result.lifetime)
     return result
-
-
-# --- API base URL discovery ----------------------------------------------------------
-
-
-def parse_base_url_yaml(text: str) -> str | None:
-    """``apis.baseUrl`` of a tenant's ``config.yaml``, read without a YAML library.
-
-    Understands the block form CARTO serves (``apis:`` then an indented
-    ``baseUrl: <url>``), with optional quotes and comments.
-    """
-    in_apis = False
-    apis_indent = 0
-    child_indent: int | None = None
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(stripped)
-        if in_apis and indent <= apis_indent:
-            in_apis = False
-        if not in_apis:
-            if re.fullmatch(r"apis:\s*(#.*)?", stripped):
-                in_apis, apis_indent, child_indent = True, indent, None
-            continue
-        if child_indent is None:
-            child_indent = indent
-        if indent != child_indent:
-            continue
-        match = re.fullmatch(r"""baseUrl:\s*(.*)""", stripped)
-        if match:
-            return _yaml_scalar(match.group(1))
-    return None
-
-
-def _yaml_scalar(value: str) -> str | None:
-    value = value.strip()
-    if value[:1] in ("'", '"'):
-        quote = value[0]
-        end = value.find(quote, 1)
-        if end == -1:
-            return None
-        inner = value[1:end]
-        return inner.replace("''", "'") if quote == "'" else inner
-    value = re.split(r"\s+#", value, maxsplit=1)[0].strip()
-    return value or None
-
-
-def discover_api_base_url(token: str, config: CartoConfig) -> str:
-    """The account's API base URL: accounts -> ``tenant_domain`` -> tenant config -> baseUrl."""
-    accounts = _http.get_json(
-        config.accounts_url,
-        token=token,
-        timeout=config.http_timeout,
-        what="The CARTO accounts endpoint",
-        hint="the CARTO_ACCOUNTS_URL setting",
-    )
-    tenant = accounts.get("tenant_domain") if isinstance(accounts, dict) else None
-    if not isinstance(tenant, str) or not _TENANT_DOMAIN.fullmatch(tenant):
-        raise ResponseError(
-            f"The CARTO accounts endpoint at {_http.display_url(config.accounts_url)} answered "
-            "without a valid tenant_domain. Set CARTO_API_BASE_URL to your account's API Base "
-            "URL (CARTO Workspace > Developers).",
-            url=_http.display_url(config.accounts_url),
-        )
-    url = config.tenant_config_url_template.format(tenant_domain=tenant)
-    text = _http.get_text(
-        url,
-        timeout=config.http_timeout,
-        what="The CARTO tenant configuration",
-        hint="the CARTO_TENANT_CONFIG_URL_TEMPLATE setting",
-    )
-    base = parse_base_url_yaml(text)
-    problem = url_problem(base) if base else "is missing"
-    if problem:
-        raise ResponseError(
-            f"The CARTO tenant configuration at {_http.display_url(url)} has no usable "
-            f"apis.baseUrl (it {problem}). Set CARTO_API_BASE_URL to your account's API Base URL.",
-            url=_http.display_url(url),
-        )
-    return base.rstrip("/")  # type: ignore[union-attr]
 
 
 # --- the local redirect server -------------------------------------------------------
@@ -481,7 +406,7 @@ def can_prompt() -> bool:
     """Could a paste prompt reach someone? (No: papermill, ``allow_stdin=False``, no tty.)"""
     from . import kernel
 
-    k = kernel._kernel()
+    k = kernel.running_ipykernel()
     if k is not None:
         return bool(getattr(k, "_allow_stdin", False))
     try:
@@ -501,10 +426,10 @@ def sign_in(
     timeout: float,
     out: Callable[[str], None] = print,
     ask: Ask | None = None,
-) -> SignInResult | dict[str, Any]:
+) -> SignInResult:
     """Sign in with the browser: local redirect when possible, else the paste prompt.
 
-    Returns the tokens, or, in a kernel, a ``session`` message when a JupyterLab
+    Returns the tokens; in a kernel, raises ``LabAnswered`` when a JupyterLab
     answered meanwhile. Raises ``CredentialsError`` (``NoStdinError`` when no one
     can be asked for a code), bounded by ``timeout`` seconds of waiting.
     """
@@ -543,8 +468,10 @@ def paste_flow(
     timeout: float,
     out: Callable[[str], None] = print,
     ask: Ask | None = None,
-) -> SignInResult | dict[str, Any]:
-    """Print the authorize URL (redirect: the access-code page) and ask for the code."""
+) -> SignInResult:
+    """Print the authorize URL (redirect: the access-code page) and ask for the code.
+
+    Raises ``LabAnswered`` when a signed-in session from JupyterLab arrives instead."""
     from .kernel import LabNoAnswer
 
     if ask is None and not can_prompt():
@@ -571,14 +498,14 @@ def paste_flow(
         except EOFError:
             raise CredentialsError("Sign-in to CARTO was cancelled (no access code).") from None
         if kind == "lab":
-            from .kernel import LabError, _accept_reply
+            from .kernel import LabError, accept_reply
 
             try:
-                session = _accept_reply(value)
+                session = accept_reply(value)
             except LabError:
                 continue
             if session.get("state") == "signed_in":
-                return session
+                raise LabAnswered(session)
             continue
         code = parse_pasted(str(value), state)
         return exchange_code(config, code, redirect, pkce)

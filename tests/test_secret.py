@@ -11,7 +11,7 @@ import time
 import pytest
 from conftest import REPO, FakeServer, Reply
 
-from jupyterlab_carto_auth.tokens import Token, mask
+from jupyterlab_carto_auth.secret import Token, mask
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 

@@ -1,0 +1,180 @@
+"""``LabSource``: the session JupyterLab pushes to this kernel over the comm.
+
+The lab refreshes the token and pushes the new one; when the held one is
+about to expire (a push still on its way), the kernel asks the lab, once, in
+``LabSource._asked``. Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .. import kernel
+from ..config import CartoConfig
+from ..errors import CredentialsError, LabError
+from ..secret import DEFAULT_MARGIN
+from . import steps
+from .base import SourceStatus, TokenSource, token_state
+
+SIGNED_OUT_IN_LAB = (
+    "You signed out of CARTO in JupyterLab. Click Sign in to CARTO and run "
+    "CartoAuth.from_oauth() again."
+)
+CANCELLED_IN_LAB = (
+    "Sign-in to CARTO was cancelled in JupyterLab. Click Sign in to CARTO, then run this "
+    "cell again."
+)
+
+
+@dataclass(frozen=True)
+class AskLab(steps.Step):
+    """Ask the lab for a session (``kernel.request_session``); its errors say what to do."""
+
+    min_ttl: float
+    org: str | None
+    interactive: bool = False
+    timeout: float | None = None
+
+    def run(self) -> dict[str, Any]:
+        try:
+            return kernel.request_session(**self._arguments())
+        except LabError as exc:
+            raise self._failure(exc) from None
+
+    async def run_async(self) -> dict[str, Any]:
+        try:
+            return await kernel.request_session_async(**self._arguments())
+        except LabError as exc:
+            raise self._failure(exc) from None
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "min_ttl": self.min_ttl,
+            "interactive": self.interactive,
+            "org": self.org,
+            "timeout": self.timeout,
+        }
+
+    def _failure(self, exc: LabError) -> LabError:
+        """What to tell the user when JupyterLab could not provide a session."""
+        timeout = kernel.LAB_REPLY_TIMEOUT if self.timeout is None else self.timeout
+        if isinstance(exc, kernel.LabNoAnswer):
+            message = (
+                f"JupyterLab did not answer within {timeout:g} s. Click Sign in to CARTO in "
+                "JupyterLab (status bar), then run this cell again."
+            )
+        elif exc.code == "cancelled":
+            message = CANCELLED_IN_LAB
+        elif exc.code == "timeout":
+            message = (
+                f"Nobody signed in to CARTO within {timeout:g} s. Click Sign in to CARTO in "
+                "JupyterLab, then run this cell again."
+            )
+        elif exc.code == "network":
+            message = (
+                f"JupyterLab could not reach CARTO ({exc}). Check your network connection, "
+                "then run this cell again."
+            )
+        elif exc.code == "denied":
+            message = f"CARTO refused the sign-in ({exc}). Click Sign in to CARTO to try again."
+        else:
+            message = f"JupyterLab could not hand this kernel a CARTO session: {exc}"
+        return LabError(exc.code, message)
+
+
+class LabSource(TokenSource):
+    """JupyterLab's session: never blocks while the pushed token is fresh."""
+
+    name = "lab"
+
+    def __init__(self, config: CartoConfig, org: str | None, api_base_url: str | None) -> None:
+        self._config = config
+        self._org = org
+        self._api_base_url_arg = api_base_url
+        self._discovered: str | None = None
+
+    def signed_in(self) -> steps.Decision[None]:
+        """Make sure the lab has a session for this kernel: refreshed near expiry, else
+        the lab's sign-in, waited for (``CARTO_SIGNIN_TIMEOUT``)."""
+        info = kernel.SESSION.current
+        if info is not None and info.is_valid():
+            return
+        if info is not None and info.signed_in and (yield from self._asked(DEFAULT_MARGIN)):
+            return
+        answer = yield AskLab(
+            DEFAULT_MARGIN, self._org, interactive=True, timeout=self._config.signin_timeout
+        )
+        if answer["state"] != "signed_in":
+            raise CredentialsError(
+                "You are not signed in to CARTO in JupyterLab. Click Sign in to CARTO, then "
+                "run this cell again."
+            )
+
+    def _asked(self, min_ttl: float) -> steps.Decision[bool]:
+        """The near-expiry re-ask: the lab refreshes and answers; ``True`` if signed in."""
+        answer = yield AskLab(min_ttl, self._org)
+        return answer["state"] == "signed_in"
+
+    def _token(self) -> steps.Decision[str]:
+        if kernel.SESSION.signed_out_in_lab:
+            raise CredentialsError(SIGNED_OUT_IN_LAB)
+        info = kernel.SESSION.current
+        if info is not None and info.is_valid():
+            return info.access_token  # type: ignore[return-value]
+        margin = info.margin() if info is not None else DEFAULT_MARGIN
+        answered = yield from self._asked(math.ceil(margin))
+        fresh = kernel.SESSION.current
+        if not answered or fresh is None or not fresh.signed_in:
+            raise CredentialsError(SIGNED_OUT_IN_LAB)
+        if fresh.expires_in() <= 0:
+            raise CredentialsError(
+                "JupyterLab has no valid CARTO token (it could not refresh it). Click Sign in "
+                "to CARTO, then run this cell again."
+            )
+        return fresh.access_token  # type: ignore[return-value]
+
+    def access_token(self) -> str:
+        """The lab's token; near expiry, ask the lab (which refreshes) for a fresh one."""
+        return steps.run(self._token())
+
+    def api_base_url(self) -> str | None:
+        """The ``api_base_url`` argument, else the lab's, else the setting, else discovered."""
+        info = kernel.SESSION.current
+        if self._api_base_url_arg:
+            return self._api_base_url_arg
+        if info is not None and info.signed_in and info.api_base_url:
+            return info.api_base_url
+        if self._config.api_base_url:
+            return self._config.api_base_url
+        if self._discovered is None:
+            from ..discovery import discover_api_base_url
+
+            self._discovered = discover_api_base_url(self.access_token(), self._config)
+        return self._discovered
+
+    def status(self) -> SourceStatus:
+        info = kernel.SESSION.current
+        if info is None or not info.signed_in:
+            return SourceStatus(signed_in=False)
+        return SourceStatus(
+            signed_in=True,
+            email=info.email,
+            name=info.name,
+            org=info.org,
+            api_base_url=info.api_base_url,
+            expires_in=info.expires_in(),
+        )
+
+    def describe(self) -> list[str]:
+        status = self.status()
+        parts = ["mode='oauth'", "source='jupyterlab'"]
+        if not status.signed_in:
+            return [*parts, "signed out"]
+        parts.append(f"user={status.email!r}")
+        if status.org or self._org:
+            parts.append(f"org={status.org or self._org!r}")
+        parts.append(f"api_base_url={self._api_base_url_arg or status.api_base_url!r}")
+        parts.append(token_state(status.expires_in))
+        return parts
