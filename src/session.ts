@@ -30,8 +30,6 @@ import { TabSync } from './tabsync';
 import { ICartoSession, ICartoSessionInfo, ISignInOptions } from './tokens';
 import { Transport } from './transport';
 
-export { STATE_KEY } from './persistence';
-
 /** Options of {@link CartoSession}. */
 export interface ICartoSessionOptions {
   readonly state: IStateDB;

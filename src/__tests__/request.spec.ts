@@ -48,33 +48,29 @@ describe('requestAPI', () => {
     );
   });
 
-  it('reports an attempt the caller aborted as cancelled', async () => {
+  /** What requestAPI throws when fetch fails because the signal was aborted with `reason`. */
+  async function abortedWith(reason: DOMException): Promise<CartoAuthError> {
     const controller = new AbortController();
-    controller.abort();
+    controller.abort(reason);
     const { settings } = fakeServer(() => {
-      throw new DOMException('aborted', 'AbortError');
+      throw reason;
     });
-    const error = await requestAPI(
-      'relay/x',
-      { signal: controller.signal },
-      settings
-    ).catch(e => e);
+    return requestAPI('relay/x', { signal: controller.signal }, settings).catch(
+      e => e
+    );
+  }
+
+  it('reports an attempt the caller aborted as cancelled', async () => {
+    const error = await abortedWith(new DOMException('aborted', 'AbortError'));
     expect(error).toBeInstanceOf(CartoAuthError);
     expect(error.code).toBe('cancelled');
     expect(error.message).toBe('Sign-in cancelled.');
   });
 
   it('reports its own time limit as a network error, not a cancel', async () => {
-    const controller = new AbortController();
-    controller.abort(new DOMException('timed out', 'TimeoutError'));
-    const { settings } = fakeServer(() => {
-      throw new DOMException('timed out', 'TimeoutError');
-    });
-    const error = await requestAPI(
-      'proxy',
-      { signal: controller.signal },
-      settings
-    ).catch(e => e);
+    const error = await abortedWith(
+      new DOMException('timed out', 'TimeoutError')
+    );
     expect(error.code).toBe('network');
   });
 });
