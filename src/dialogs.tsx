@@ -5,7 +5,8 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { IPastePrompt } from './signin';
+import { IPastePrompt } from './paste';
+import { timeLeft } from './timeleft';
 import { ICartoSessionInfo } from './tokens';
 
 /**
@@ -108,26 +109,6 @@ export async function askForCode(
     focusNodeSelector: 'input'
   });
   return result.button.accept ? (result.value ?? '') : null;
-}
-
-/** Human text for the time left before a given epoch-ms instant. */
-export function timeLeft(
-  expiresAt: number,
-  trans: TranslationBundle,
-  now = Date.now()
-): string {
-  const seconds = Math.max(0, Math.round((expiresAt - now) / 1000));
-  if (seconds >= 3600) {
-    return trans.__(
-      '%1 h %2 min',
-      Math.floor(seconds / 3600),
-      Math.floor((seconds % 3600) / 60)
-    );
-  }
-  if (seconds >= 60) {
-    return trans.__('%1 min', Math.floor(seconds / 60));
-  }
-  return trans.__('%1 s', seconds);
 }
 
 /** The account panel: who, org, API base URL, expiry; offers sign-out. */

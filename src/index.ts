@@ -25,7 +25,6 @@ import { CartoSession } from './session';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the bridge is the service this plugin provides at activation
 import { KernelBridge } from './kernels';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
-// eslint-disable-next-line jupyter/prefer-lazy-imports -- the status item is registered at activation
 import { CartoStatus } from './statusbar';
 import { ICartoKernels, ICartoSession, ISignInOptions } from './tokens';
 

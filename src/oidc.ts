@@ -1,6 +1,8 @@
 // oidc-client-ts configured like CARTO's Auth0 tenant: authorization code +
 // PKCE (S256), state, nonce, the `audience` parameter on authorize and token
 // requests and the `organization` parameter for SSO. RFC 6749, RFC 7636.
+// OidcClients is the one place that builds a client: sign-in, refresh and
+// revocation all ask it.
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import {
@@ -9,7 +11,10 @@ import {
   WebStorageStateStore
 } from 'oidc-client-ts';
 
+import { tokenProbe } from './probe';
+import { apiUrl } from './request';
 import { ICartoSettings } from './settings';
+import { Transport } from './transport';
 
 /** Options of {@link createOidcClient}. */
 export interface IOidcClientOptions {
@@ -29,7 +34,7 @@ export function proxiedUrl(
   serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): string {
   return (
-    URLExt.join(serverSettings.baseUrl, 'carto-auth', 'proxy', 'raw') +
+    apiUrl('proxy/raw', serverSettings) +
     URLExt.objectToQueryString({ url: target })
   );
 }
@@ -80,6 +85,47 @@ export function createOidcClient(options: IOidcClientOptions): OidcClient {
     fetchRequestCredentials: viaServer ? 'same-origin' : 'omit',
     extraHeaders: viaServer ? { 'X-XSRFToken': xsrfToken } : {}
   });
+}
+
+/** What one client is for; see {@link OidcClients.create}. */
+export interface IClientRequest {
+  readonly settings: ICartoSettings;
+  /** Redirect URI of this attempt; default: the `redirectUri` setting. */
+  readonly redirectUri?: string;
+  /** SSO organization of a sign-in attempt. */
+  readonly organization?: string;
+  /** The token endpoint whose route decides (refresh: the session's own); default: the setting. */
+  readonly tokenUrl?: string;
+  /** Probe the provider even when the route is known (a sign-in reports a provider that is down). */
+  readonly checkAlive?: boolean;
+}
+
+/**
+ * Builds every OidcClient of the lab: picks the route of its token requests
+ * (browser or the server's proxy) with the transport's probe, then
+ * configures the client for it.
+ */
+export class OidcClients {
+  constructor(
+    private _transport: Transport,
+    private _serverSettings?: ServerConnection.ISettings
+  ) {}
+
+  async create(request: IClientRequest): Promise<OidcClient> {
+    const { settings } = request;
+    const viaServer = await this._transport.viaServer(
+      request.tokenUrl ?? settings.tokenUrl,
+      tokenProbe(settings),
+      request.checkAlive ?? false
+    );
+    return createOidcClient({
+      settings,
+      redirectUri: request.redirectUri ?? settings.redirectUri,
+      viaServer,
+      organization: request.organization,
+      serverSettings: this._serverSettings
+    });
+  }
 }
 
 /**

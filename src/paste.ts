@@ -1,6 +1,21 @@
 // Reading what a user pastes into the access-code dialog: the bare code that
 // CARTO's access-code page shows, or the whole address of that page. Pure
-// functions, so every case is unit-tested.
+// functions, so every case is unit-tested; and what the dialog is asked with.
+
+/** What the paste dialog is shown with. */
+export interface IPastePrompt {
+  /** The provider page to open (again) to get a code. */
+  readonly authorizeUrl: string;
+  /** Whether the new tab could not be opened by the lab itself. */
+  readonly tabBlocked: boolean;
+  /** Why the previous paste failed, already translated, or null. */
+  readonly error: string | null;
+  /** The previous input, to keep in the field. */
+  readonly value: string;
+}
+
+/** Shows the paste dialog; resolves with the pasted text, or null if cancelled. */
+export type AskForCode = (prompt: IPastePrompt) => Promise<string | null>;
 
 /** What a paste turned out to be. */
 export type PasteResult =

@@ -4,8 +4,8 @@ import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { timeLeft } from './dialogs';
 import { cartoIcon } from './icons';
+import { timeLeft } from './timeleft';
 import { ICartoKernels, ICartoSession, ICartoSessionInfo } from './tokens';
 
 /** Actions of the status item. */

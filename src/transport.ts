@@ -2,10 +2,10 @@
 // from the browser when the provider allows this origin (CORS), otherwise
 // through the Jupyter server extension, which forwards only to configured
 // CARTO hosts and requires Jupyter's own auth and XSRF token.
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { CartoAuthError, isFetchNetworkError } from './errors';
+import { requestAPI } from './request';
 
 /** A minimal HTTP response. */
 export interface IHttpResponse {
@@ -47,29 +47,20 @@ export async function serverFetch(
   req: IHttpRequest,
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<IHttpResponse> {
-  const url = URLExt.join(settings.baseUrl, 'carto-auth', 'proxy');
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(
-      url,
-      {
-        method: 'POST',
-        body: JSON.stringify({
-          url: req.url,
-          method: req.method,
-          headers: req.headers ?? {},
-          body: req.body
-        }),
-        signal: AbortSignal.timeout(req.timeoutMs + 5000)
-      },
-      settings
-    );
-  } catch (error) {
-    throw new CartoAuthError(
-      'network',
-      `The Jupyter server did not answer (${String(error)}).`
-    );
-  }
+  const response = await requestAPI(
+    'proxy',
+    {
+      method: 'POST',
+      body: JSON.stringify({
+        url: req.url,
+        method: req.method,
+        headers: req.headers ?? {},
+        body: req.body
+      }),
+      signal: AbortSignal.timeout(req.timeoutMs + 5000)
+    },
+    settings
+  );
   const text = await response.text();
   let payload: any;
   try {
@@ -99,7 +90,10 @@ export async function serverFetch(
  * Chooses the browser or the server for each host, remembering the choice.
  */
 export class Transport {
-  constructor(private _mode: () => 'auto' | 'browser' | 'server') {}
+  constructor(
+    private _mode: () => 'auto' | 'browser' | 'server',
+    private _serverSettings?: ServerConnection.ISettings
+  ) {}
 
   /**
    * Whether requests to this URL's origin go through the server.
@@ -144,7 +138,7 @@ export class Transport {
     }
     let response: IHttpResponse;
     try {
-      response = await serverFetch(request);
+      response = await serverFetch(request, this._serverSettings);
     } catch (error) {
       throw down(error instanceof Error ? error.message : String(error));
     }
@@ -158,7 +152,7 @@ export class Transport {
   /** Send a request by the route chosen for its origin. */
   async fetch(req: IHttpRequest): Promise<IHttpResponse> {
     if (await this.viaServer(req.url)) {
-      return serverFetch(req);
+      return serverFetch(req, this._serverSettings);
     }
     try {
       return await browserFetch(req);

@@ -1,8 +1,8 @@
 // Small pure helpers: region names, base URL templates, JWT claims for display.
 import { regionOf } from '../discovery';
-import { decodeJwtPayload } from '../session';
+import { decodeJwtPayload } from '../tokenresponse';
 import { resolveBaseUrl } from '../settings';
-import { isLoopbackRedirect } from '../signin';
+import { isLoopbackRedirect } from '../redirect';
 
 describe('regionOf', () => {
   it('names the region of a CARTO API base URL', () => {

@@ -1,0 +1,37 @@
+// The two calls the lab makes with a session's refresh token: renew the
+// access token (RFC 6749 §6) and revoke the refresh token on sign-out
+// (RFC 7009). Loaded on first use, with oidc-client-ts.
+import { SigninResponse } from 'oidc-client-ts';
+
+import { OidcClients } from './oidc';
+import { ICartoSettings } from './settings';
+import { ISecrets } from './storedsession';
+
+/** Renew the access token with the refresh token, at the session's token endpoint. */
+export async function refreshGrant(
+  clients: OidcClients,
+  settings: ICartoSettings,
+  tokenUrl: string,
+  secrets: ISecrets
+): Promise<SigninResponse> {
+  const client = await clients.create({ settings, tokenUrl });
+  return client.useRefreshToken({
+    state: {
+      refresh_token: secrets.refreshToken!,
+      id_token: secrets.idToken ?? undefined,
+      session_state: null,
+      scope: secrets.scope ?? undefined,
+      profile: secrets.profile
+    } as any
+  });
+}
+
+/** Revoke a refresh token at the provider's revocation endpoint. */
+export async function revokeRefreshToken(
+  clients: OidcClients,
+  settings: ICartoSettings,
+  refreshToken: string
+): Promise<void> {
+  const client = await clients.create({ settings });
+  await client.revokeToken(refreshToken, 'refresh_token');
+}

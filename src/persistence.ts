@@ -1,0 +1,100 @@
+// Where a session survives a reload: lab state (IStateDB, saved to the
+// workspace with a debounce) and this browser's sealed copy in IndexedDB
+// (written at once, shared by all tabs). Reconciles the two on restore and
+// seals or opens the token material with the browser's key (vault.ts).
+import { IStateDB } from '@jupyterlab/statedb';
+
+import { PluginIDs } from './settings';
+import { ISecrets, IStoredSession } from './storedsession';
+import { ISealed, LatestSession, Vault } from './vault';
+
+/** Lab state key of the session. */
+export const STATE_KEY = `${PluginIDs.session}`;
+
+/**
+ * The session's two stores, kept in step.
+ */
+export class SessionPersistence {
+  /**
+   * @param _state - lab state.
+   * @param _remember - the `rememberSession` setting: whether lab state keeps the session.
+   */
+  constructor(
+    private _state: IStateDB,
+    private _remember: () => boolean
+  ) {}
+
+  /**
+   * The session to restore on load, or null.
+   *
+   * Lab state is saved to the workspace with a debounce, so right after a
+   * sign-in or sign-out a reload can find it stale. This browser's sealed copy
+   * in IndexedDB is written before either completes, so it decides: a lab
+   * state session is only restored when that copy agrees, and a sign-out is
+   * never undone by a late workspace save.
+   */
+  async restore(): Promise<IStoredSession | null> {
+    if (!this._remember()) {
+      await this._state.remove(STATE_KEY);
+      return null;
+    }
+    const saved = (await this._state.fetch(STATE_KEY)) as
+      IStoredSession | undefined;
+    const latest = await this.latest();
+    if (!latest || latest.v !== 1) {
+      if (saved) {
+        await this._state.remove(STATE_KEY); // signed out since it was saved
+      }
+      return null;
+    }
+    return saved?.v === 1 &&
+      saved.sessionId === latest.sessionId &&
+      saved.expiresAt > latest.expiresAt
+      ? saved
+      : latest;
+  }
+
+  /** This browser's newest session (another tab may have written it). */
+  latest(): Promise<IStoredSession | null> {
+    return this._latest.read<IStoredSession>();
+  }
+
+  /** Keep a session: in this browser always, in lab state if remembered. */
+  async save(stored: IStoredSession): Promise<void> {
+    await this._latest.write(stored).catch(() => undefined);
+    if (this._remember()) {
+      await this._state.save(STATE_KEY, stored as any);
+    }
+  }
+
+  /** Forget the session in both stores. */
+  async clear(): Promise<void> {
+    await this._latest.write(null).catch(() => undefined);
+    await this._state.remove(STATE_KEY);
+  }
+
+  /**
+   * Follow a change of `rememberSession` (already applied): drop the
+   * session from lab state when it was turned off, save it when on.
+   */
+  rememberChanged(before: boolean, stored: IStoredSession | null): void {
+    if (before && !this._remember()) {
+      void this._state.remove(STATE_KEY);
+    } else if (this._remember() && stored) {
+      void this._state.save(STATE_KEY, stored as any);
+    }
+  }
+
+  /** Seal token material with this browser's key. */
+  seal(secrets: ISecrets): Promise<ISealed> {
+    return this._vault.seal(secrets);
+  }
+
+  /** The token material of a session; null when sealed by another browser. */
+  open(stored: IStoredSession): Promise<ISecrets | null> {
+    return this._vault.open<ISecrets>(stored.sealed);
+  }
+
+  private _vault = new Vault();
+  private _latest = new LatestSession();
+}

@@ -1,0 +1,125 @@
+// A token response turned into the session: the user from the token's
+// claims, the API base URL from discovery (first sign-in only), the token
+// material sealed. Loaded on first use (discovery brings js-yaml).
+import type { SigninResponse } from 'oidc-client-ts';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { UUID } from '@lumino/coreutils';
+
+import { discoverApiBaseUrl } from './discovery';
+import { ICartoSettings } from './settings';
+import { ISecrets, IStoredSession } from './storedsession';
+import { ICartoUser } from './tokens';
+import { Transport } from './transport';
+import { ISealed } from './vault';
+
+/** What {@link sessionFromResponse} needs besides the response. */
+export interface ISessionFromResponseOptions {
+  readonly settings: ICartoSettings;
+  readonly transport: Transport;
+  readonly trans: TranslationBundle;
+  readonly seal: (secrets: ISecrets) => Promise<ISealed>;
+}
+
+/** The session a token response makes. */
+export interface ISessionFromResponse {
+  readonly stored: IStoredSession;
+  readonly secrets: ISecrets;
+  /** Why discovery failed (the session is signed in all the same), or null. */
+  readonly discoveryError: string | null;
+}
+
+/**
+ * The session after a sign-in (no `before`) or after a refresh of `before`
+ * (whose identity and discovery it keeps, and the refresh token of
+ * `current` when the answer brings none).
+ *
+ * @param current - the token material the tab holds now, or null.
+ */
+export async function sessionFromResponse(
+  response: SigninResponse,
+  before: IStoredSession | undefined,
+  current: ISecrets | null,
+  options: ISessionFromResponseOptions
+): Promise<ISessionFromResponse> {
+  const { settings, trans } = options;
+  const now = Date.now();
+  const expiresIn = response.expires_in ?? 3600;
+  const secrets: ISecrets = {
+    accessToken: response.access_token,
+    // Without rotation a refresh answer carries no refresh token: keep ours.
+    refreshToken:
+      response.refresh_token ??
+      (before ? (current?.refreshToken ?? null) : null),
+    idToken: response.id_token ?? current?.idToken ?? null,
+    scope: response.scope ?? null,
+    profile: response.profile ?? current?.profile
+  };
+  const claims = {
+    ...(decodeJwtPayload(response.access_token) ?? {}),
+    ...response.profile
+  };
+  const email = String(
+    claims.email ??
+      claims['https://carto.com/email'] ??
+      before?.user.email ??
+      ''
+  );
+  const user: ICartoUser = {
+    email,
+    name: String(claims.name ?? email),
+    org:
+      typeof claims.org_id === 'string'
+        ? claims.org_id
+        : (before?.user.org ?? null)
+  };
+  let apiBaseUrl = before?.apiBaseUrl ?? null;
+  let region = before?.region ?? null;
+  let discoveryError: string | null = null;
+  if (!before) {
+    try {
+      const found = await discoverApiBaseUrl(
+        settings,
+        secrets.accessToken,
+        options.transport
+      );
+      apiBaseUrl = found.apiBaseUrl;
+      region = found.region;
+    } catch (error) {
+      discoveryError = trans.__(
+        'Signed in, but the CARTO API base URL could not be found: %1',
+        error instanceof Error ? error.message : String(error)
+      );
+    }
+  }
+  const stored: IStoredSession = {
+    v: 1,
+    sessionId: before?.sessionId ?? UUID.uuid4(),
+    clientId: settings.clientId,
+    tokenUrl: settings.tokenUrl,
+    user,
+    obtainedAt: now,
+    expiresAt: now + expiresIn * 1000,
+    apiBaseUrl,
+    region,
+    canRefresh: !!secrets.refreshToken,
+    sealed: await options.seal(secrets)
+  };
+  return { stored, secrets, discoveryError };
+}
+
+/** The claims of a JWT, without verifying it (display only), or null. */
+export function decodeJwtPayload(
+  token: string
+): Record<string, unknown> | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) {
+    return null;
+  }
+  try {
+    const json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'));
+    const value = JSON.parse(decodeURIComponent(escape(json)));
+    return value && typeof value === 'object' ? value : null;
+  } catch {
+    return null;
+  }
+}
