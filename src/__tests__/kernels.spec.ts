@@ -68,7 +68,9 @@ class FakeKernel {
       language_info: { name: options.language ?? 'python' }
     });
   }
-  readonly id = `id-${Math.random()}`;
+  get id(): string {
+    return `id-${this.name}`;
+  }
   readonly handleComms: boolean;
   readonly info: Promise<unknown>;
   isDisposed = false;
