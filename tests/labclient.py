@@ -3,6 +3,9 @@
 It reads the kernel's iopub, stdin and shell channels in one loop, records what
 the kernel says on the ``carto_auth`` comm, and answers as the lab would: comm
 messages on the shell channel, unsolicited ``input_reply`` on the stdin channel.
+What to answer is the test's to say, or ``StandInLab``'s (``LabClient.play``): the
+lab's rules of src/kernels.ts, held to docs/protocol-scenarios.json like the real
+bridge.
 """
 
 from __future__ import annotations

@@ -163,6 +163,33 @@ def test_stand_in_answers_every_invalid_example_with_an_error_but_errors(
     assert "id" not in answer["comm_msg"]
 
 
+@pytest.mark.parametrize(
+    "example",
+    [e for e in EXAMPLES["valid"] if e["direction"] == "kernel_to_lab"],
+    ids=lambda e: e["name"],
+)
+def test_stand_in_answers_every_valid_kernel_example_by_its_type(example: dict[str, Any]) -> None:
+    lab = StandInLab(LAB_SESSION)
+    lab.open("k1", "c1", {"v": 1, "type": "hello", "versions": [1], "package_version": "0"})
+    message = example["message"]
+    answers = [
+        each.get("comm_msg") or each["input_reply"]["message"]
+        for each in lab.receive("k1", "c1", message)
+    ]
+    kinds = [(a["type"], a.get("code") or a.get("reason")) for a in answers]
+    assert (
+        kinds
+        == {
+            "hello": [("error", "bad_request")],
+            "request": [("session", "reply")],
+            "sign_out": [("session", "sign_out")],
+            "error": [],
+        }[message["type"]]
+    )
+    if message["type"] == "request":
+        assert answers[0]["id"] == message["id"]
+
+
 def test_stand_in_plays_the_lab_for_a_real_kernel(start_kernel: StartKernel) -> None:
     # Given a real kernel attached by the stand-in while the lab is signed out
     _, kc = start_kernel()

@@ -545,6 +545,46 @@ describe('KernelBridge', () => {
     }
   );
 
+  it.each(
+    examples.valid
+      .filter(e => e.direction === 'kernel_to_lab')
+      .map(e => [e.name, e] as const)
+  )('answers the valid kernel example "%s" by its type', async (_, example) => {
+    const { kernels, log } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    const start = log.length;
+    k1.send('c1', example.message);
+    await settle();
+    const sent = log.slice(start) as any[];
+    const message = example.message as any;
+    const answer = sent.map(s => s.comm_msg ?? s.input_reply.message);
+    const expected: Record<string, unknown[]> = {
+      hello: [
+        {
+          v: 1,
+          type: 'error',
+          code: 'bad_request',
+          message: 'hello is only sent on comm open.'
+        }
+      ],
+      request: [
+        expect.objectContaining({
+          type: 'session',
+          state: 'signed_in',
+          reason: 'reply',
+          id: message.id
+        })
+      ],
+      sign_out: [
+        { v: 1, type: 'session', state: 'signed_out', reason: 'sign_out' }
+      ],
+      error: []
+    };
+    expect(answer).toEqual(expected[message.type]);
+  });
+
   it('refuses every invalid example as a hello without attaching', async () => {
     for (const example of examples.invalid as any[]) {
       const { kernels, log, bridge } = setUp(ANA);
