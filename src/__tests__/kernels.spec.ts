@@ -216,18 +216,16 @@ function contextOf(kernel: FakeKernel | null): any {
   };
 }
 
-/** Notifications shown by the bridge, oldest first. */
-function trackNotifications(): Notification.INotification[] {
-  const shown: Notification.INotification[] = [];
-  Notification.manager.changed.connect((_, change) => {
-    const index = shown.findIndex(n => n.id === change.notification.id);
-    if (change.type === 'added') {
-      shown.push(change.notification);
-    } else if (change.type === 'removed' && index >= 0) {
-      shown.splice(index, 1);
-    }
-  });
-  return shown;
+/** Notifications shown by the bridge, oldest first (kept up to date). */
+const notifications: Notification.INotification[] = [];
+
+function trackNotification(_: unknown, change: Notification.IChange): void {
+  const index = notifications.findIndex(n => n.id === change.notification.id);
+  if (change.type === 'added') {
+    notifications.push(change.notification);
+  } else if (change.type === 'removed' && index >= 0) {
+    notifications.splice(index, 1);
+  }
 }
 
 function click(notification: Notification.INotification, label: string) {
@@ -304,7 +302,6 @@ function matches(expected: unknown, actual: unknown): boolean {
   return expected === actual;
 }
 
-let notifications: Notification.INotification[] = [];
 let warn: jest.SpyInstance;
 
 beforeEach(() => {
@@ -312,13 +309,15 @@ beforeEach(() => {
   for (const n of Notification.manager.notifications) {
     Notification.dismiss(n.id);
   }
-  notifications = trackNotifications();
+  notifications.length = 0;
+  Notification.manager.changed.connect(trackNotification);
   warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
 });
 
 afterEach(() => {
   jest.useRealTimers();
   warn.mockRestore();
+  Notification.manager.changed.disconnect(trackNotification);
 });
 
 describe('recorded scenarios (docs/protocol-scenarios.json)', () => {
