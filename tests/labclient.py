@@ -3,6 +3,9 @@
 It reads the kernel's iopub, stdin and shell channels in one loop, records what
 the kernel says on the ``carto_auth`` comm, and answers as the lab would: comm
 messages on the shell channel, unsolicited ``input_reply`` on the stdin channel.
+What to answer is the test's to say, or ``StandInLab``'s (``LabClient.play``): the
+lab's rules of src/kernels.ts, held to docs/protocol-scenarios.json like the real
+bridge.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def api_status(token):
         return err.code
 """
 
+#: What the lab executes, silently, to attach a Python kernel; the same text as
+#: ``ATTACH_CODE`` in src/kernels.ts and ``attach_code`` in docs/protocol-examples.json.
 ATTACH_CODE = (
     "import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n"
     "_carto_auth_kernel.attach()\n"
@@ -75,6 +80,252 @@ def session_message(
     return protocol.parse_message(message, "lab_to_kernel")
 
 
+#: What the lab says when the user cancels or nobody signs in for a waiting request.
+CANCELLED_TEXT = (
+    "Sign-in to CARTO was cancelled in JupyterLab. Click Sign in to CARTO, then run the cell again."
+)
+TIMEOUT_TEXT = (
+    "Nobody signed in to CARTO within {seconds} seconds. "
+    "Click Sign in to CARTO, then run the cell again."
+)
+#: Error codes of the session that travel as they are; any other becomes ``cancelled``.
+PROTOCOL_CODES = ("cancelled", "timeout", "network", "denied")
+
+
+def _js_number(value: Any) -> str:
+    """``value`` as JavaScript prints a number: ``300``, not ``300.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class _Asked:
+    """A request to answer; an interactive one may wait for the user to sign in until
+    ``deadline`` (a notification is shown meanwhile)."""
+
+    kernel: str
+    comm_id: str
+    request: dict[str, Any]
+    seconds: float
+    deadline: float
+
+
+class StandInLab:
+    """The lab's kernel bridge (``src/kernels.ts``) by the same rules, without a browser.
+
+    Each method is something a kernel or the user does; it returns what the lab sends,
+    as the ``expect`` entries of ``docs/protocol-scenarios.json`` are written:
+    ``{"kernel", "comm_id", "comm_msg"}`` or ``{"kernel", "input_reply"}`` (the parsed
+    value of the unsolicited ``input_reply``). ``session`` is the lab's session, ``None``
+    when signed out: ``{"access_token", "expires_at" (epoch s), "api_base_url", "user"}``.
+    tests/test_lab_scenarios.py holds it to the scenarios the TypeScript bridge is
+    tested on; ``LabClient.play`` puts it in front of a real kernel.
+    """
+
+    def __init__(
+        self,
+        session: dict[str, Any] | None = None,
+        *,
+        sign_in_gives: dict[str, Any] | None = None,
+        sign_in_timeout_seconds: float = 300,
+    ):
+        self.session = session
+        self.sign_in_gives = sign_in_gives
+        self.sign_in_timeout_seconds = sign_in_timeout_seconds
+        self.signing_in = False
+        self.now = 0.0
+        self._token_error: tuple[str, str] | None = None
+        self._kernels: list[str] = []  # watched, in order: pushes go in this order
+        self._attached: dict[str, str] = {}  # kernel -> the comm pushes go to
+        self._listening: set[tuple[str, str]] = set()  # comms whose messages are answered
+        self._waiting: list[_Asked] = []
+        self._last_pushed = "out"
+        self._last_pushed = self._push_key()
+
+    # --- what a kernel does --------------------------------------------------------------
+
+    def watch(self, kernel: str) -> None:
+        """Follow ``kernel`` (the lab watches a notebook's or console's kernel)."""
+        if kernel not in self._kernels:
+            self._kernels.append(kernel)
+
+    def open(self, kernel: str, comm_id: str, data: Any) -> list[dict[str, Any]]:
+        """The kernel opened a ``carto_auth`` comm with ``data`` (its hello)."""
+        self.watch(kernel)
+        try:
+            hello = protocol.parse_message(data, "kernel_to_lab")
+            if hello["type"] != "hello":
+                raise protocol.ProtocolError("bad_request", "A comm must open with hello.")
+            if protocol.VERSION not in hello["versions"]:
+                theirs = ", ".join(_js_number(v) for v in hello["versions"])
+                raise protocol.ProtocolError(
+                    "unsupported_version",
+                    f"The lab speaks protocol {protocol.VERSION}, the kernel {theirs}.",
+                )
+        except protocol.ProtocolError as exc:
+            return [self._comm(kernel, comm_id, protocol.error(exc.code, exc.message))]
+        self._attached[kernel] = comm_id
+        self._listening.add((kernel, comm_id))
+        message = self._session_message("attach")
+        return [] if message is None else [self._comm(kernel, comm_id, message)]
+
+    def receive(self, kernel: str, comm_id: str, data: Any) -> list[dict[str, Any]]:
+        """The kernel sent ``data`` on an open comm."""
+        if (kernel, comm_id) not in self._listening:
+            return []  # the lab never took this comm: nobody listens
+        try:
+            message = protocol.parse_message(data, "kernel_to_lab")
+        except protocol.ProtocolError as exc:
+            if isinstance(data, dict) and data.get("type") == "error":
+                return []  # never answer an error with an error
+            return [self._comm(kernel, comm_id, protocol.error(exc.code, exc.message))]
+        if message["type"] == "request":
+            return self._answer(kernel, comm_id, message)
+        if message["type"] == "sign_out":
+            return self.sign_out()
+        if message["type"] == "hello":
+            error = protocol.error("bad_request", "hello is only sent on comm open.")
+            return [self._comm(kernel, comm_id, error)]
+        return []  # an error from the kernel: nothing to say
+
+    def close(self, kernel: str, comm_id: str) -> list[dict[str, Any]]:
+        """The kernel closed a comm."""
+        self._listening.discard((kernel, comm_id))
+        if self._attached.get(kernel) == comm_id:
+            del self._attached[kernel]
+        return []
+
+    # --- what happens in the lab ---------------------------------------------------------
+
+    def sign_in(self, session: dict[str, Any]) -> list[dict[str, Any]]:
+        self.session, self.signing_in = session, False
+        return self._changed()
+
+    def refresh(self, access_token: str, expires_at: float) -> list[dict[str, Any]]:
+        assert self.session is not None, "a refresh needs a session"
+        self.session = {**self.session, "access_token": access_token, "expires_at": expires_at}
+        return self._changed()
+
+    def sign_out(self) -> list[dict[str, Any]]:
+        self.session, self.signing_in = None, False
+        return self._changed()
+
+    def start_sign_in(self) -> list[dict[str, Any]]:
+        self.signing_in = True
+        return self._changed()
+
+    def fail_token(self, code: str, message: str) -> list[dict[str, Any]]:
+        """From now on the session cannot give a token: it fails with ``code``."""
+        self._token_error = (code, message)
+        return []
+
+    def click_sign_in(self) -> list[dict[str, Any]]:
+        """The user clicks Sign in to CARTO on the oldest waiting request's notification."""
+        assert self._waiting, "no notification is shown"
+        if self.sign_in_gives is None:
+            return []  # the sign-in failed: the request keeps waiting
+        return self.sign_in(self.sign_in_gives)
+
+    def click_cancel(self) -> list[dict[str, Any]]:
+        """The user clicks Cancel on the oldest waiting request's notification."""
+        waiting = self._waiting.pop(0)
+        return self._deliver(waiting, protocol.error("cancelled", CANCELLED_TEXT))
+
+    def wait(self, seconds: float) -> list[dict[str, Any]]:
+        """Time passes: waiting requests past their bound are answered ``timeout``."""
+        self.now += seconds
+        out: list[dict[str, Any]] = []
+        for waiting in sorted(self._waiting, key=lambda w: w.deadline):
+            if waiting.deadline <= self.now:
+                self._waiting.remove(waiting)
+                text = TIMEOUT_TEXT.format(seconds=_js_number(waiting.seconds))
+                out += self._deliver(waiting, protocol.error("timeout", text))
+        return out
+
+    # --- the rules -----------------------------------------------------------------------
+
+    def _signed_in(self) -> bool:
+        return self.session is not None and not self.signing_in
+
+    def _push_key(self) -> str:
+        """What identifies a pushable change: a new token, or signed out."""
+        if self._signed_in():
+            assert self.session is not None
+            return f"in:{self.session['expires_at']}"
+        return self._last_pushed if self.signing_in else "out"
+
+    def _session_message(self, reason: str, id: str | None = None) -> dict[str, Any] | None:
+        """The session as a message; ``None`` if no token can be had (nothing is sent)."""
+        if not self._signed_in():
+            if reason not in ("attach", "reply"):
+                reason = "sign_out"
+            return session_message(None, reason=reason, id=id)
+        if self._token_error is not None:
+            return None
+        assert self.session is not None
+        user = self.session["user"]
+        return session_message(
+            self.session["access_token"],
+            self.session["expires_at"],
+            reason=reason,
+            api_base_url=self.session["api_base_url"],
+            email=user["email"],
+            name=user["name"],
+            org=user["org"],
+            id=id,
+        )
+
+    def _changed(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        key = self._push_key()
+        if key != self._last_pushed:
+            if not self._signed_in():
+                reason = "sign_out"
+            else:
+                reason = "refresh" if self._last_pushed.startswith("in:") else "sign_in"
+            self._last_pushed = key
+            message = self._session_message(reason)
+            if message is not None:
+                for kernel in self._kernels:
+                    if kernel in self._attached:
+                        out.append(self._comm(kernel, self._attached[kernel], message))
+        if self._signed_in():  # every waiting request is answered now
+            waiting, self._waiting = self._waiting, []
+            for each in waiting:
+                out += self._deliver(each, self._reply(each.request))
+        return out
+
+    def _answer(self, kernel: str, comm_id: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+        if not self._signed_in() and request["interactive"]:
+            seconds = self.sign_in_timeout_seconds
+            self._waiting.append(_Asked(kernel, comm_id, request, seconds, self.now + seconds))
+            return []
+        return self._deliver(_Asked(kernel, comm_id, request, 0, 0), self._reply(request))
+
+    def _reply(self, request: dict[str, Any]) -> dict[str, Any]:
+        message = self._session_message("reply")
+        if message is None:
+            assert self._token_error is not None
+            code, text = self._token_error
+            message = protocol.error(code if code in PROTOCOL_CODES else "cancelled", text)
+        return message
+
+    def _deliver(self, asked: _Asked, reply: dict[str, Any]) -> list[dict[str, Any]]:
+        request_id = asked.request["id"]
+        reply = {**reply, "id": request_id}
+        if asked.request["reply_via"] == "stdin":
+            value = json.loads(protocol.stdin_reply_value(request_id, reply))
+            return [{"kernel": asked.kernel, "input_reply": value}]
+        if (asked.kernel, asked.comm_id) not in self._listening:
+            return []  # the comm is gone
+        return [self._comm(asked.kernel, asked.comm_id, reply)]
+
+    @staticmethod
+    def _comm(kernel: str, comm_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        return {"kernel": kernel, "comm_id": comm_id, "comm_msg": message}
+
+
 @dataclass
 class Cell:
     msg_id: str
@@ -112,6 +363,10 @@ class LabClient:
         self.on_input: Handler | None = None
         self.on_open: Callable[[LabClient], None] | None = None
         self.stray_input_requests: list[dict[str, Any]] = []
+        #: When set (``play``), the stand-in answers for the lab: hellos, requests, sign_out.
+        self.stand_in: StandInLab | None = None
+        self.name = "k1"  # this kernel's name for the stand-in
+        self._request_headers: dict[str, dict[str, Any]] = {}  # comm_msg header by request id
         self._cells: dict[str, Cell] = {}
         self._poller = zmq.Poller()
         for channel in (kc.iopub_channel, kc.stdin_channel, kc.shell_channel):
@@ -127,13 +382,35 @@ class LabClient:
         return msg["header"]["msg_id"]
 
     def answer_stdin(self, request_id: str, message: dict[str, Any]) -> None:
-        """The unsolicited input_reply the lab sends for ``reply_via: "stdin"``."""
-        self.send_input_reply(protocol.stdin_reply_value(request_id, message))
+        """The unsolicited input_reply the lab sends for ``reply_via: "stdin"``; its parent
+        header is that of the request's comm_msg, as the lab's."""
+        parent = self._request_headers.get(request_id)
+        self.send_input_reply(protocol.stdin_reply_value(request_id, message), parent)
 
-    def send_input_reply(self, value: str) -> None:
+    def send_input_reply(self, value: str, parent: dict[str, Any] | None = None) -> None:
         self.kc.stdin_channel.send(
-            self.kc.session.msg("input_reply", {"status": "ok", "value": value})
+            self.kc.session.msg("input_reply", {"status": "ok", "value": value}, parent=parent)
         )
+
+    def play(self, lab: StandInLab, name: str = "k1") -> StandInLab:
+        """Let ``lab`` answer this kernel as the lab would, as ``name``; returns ``lab``."""
+        self.stand_in, self.name = lab, name
+        lab.watch(name)
+        return lab
+
+    def deliver(self, outgoing: list[dict[str, Any]]) -> None:
+        """Send what the stand-in lab says (to this kernel; other kernels' entries are skipped)."""
+        for each in outgoing:
+            if each["kernel"] != self.name:
+                continue
+            if "input_reply" in each:
+                value = each["input_reply"]
+                self.answer_stdin(value["id"], value["message"])
+            else:
+                msg = self.kc.session.msg(
+                    "comm_msg", {"comm_id": each["comm_id"], "data": each["comm_msg"]}
+                )
+                self.kc.shell_channel.send(msg)
 
     # --- running cells -----------------------------------------------------------------
 
@@ -204,6 +481,8 @@ class LabClient:
             self.opens.append(content)
             self.comm_id = content["comm_id"]
             self.hello = content["data"]
+            if self.stand_in is not None:
+                self.deliver(self.stand_in.open(self.name, content["comm_id"], content["data"]))
             if self.on_open is not None:
                 self.on_open(self)
             return False
@@ -211,6 +490,8 @@ class LabClient:
             self.closes.append(content["comm_id"])
             if content["comm_id"] == self.comm_id:
                 self.comm_id = None
+            if self.stand_in is not None:
+                self.stand_in.close(self.name, content["comm_id"])
             return False
         if kind == "comm_msg" and content.get("comm_id") == self.comm_id:
             data = content["data"]
@@ -219,11 +500,16 @@ class LabClient:
             if parent_id:
                 self.answers.setdefault(parent_id, []).append(data)
             cell = self._cells.get(msg["parent_header"].get("msg_id"))
-            if isinstance(data, dict) and data.get("type") == "request":
+            is_request = isinstance(data, dict) and data.get("type") == "request"
+            if is_request:
+                if isinstance(data.get("id"), str):
+                    self._request_headers[data["id"]] = msg["header"]
                 if cell is not None:
                     cell.requests.append(data)
-                if self.on_request is not None:
-                    self.on_request(self, data)
+            if self.stand_in is not None:  # the lab answers first, the test's hook sees it
+                self.deliver(self.stand_in.receive(self.name, content["comm_id"], data))
+            if is_request and self.on_request is not None:
+                self.on_request(self, data)
             return False
         cell = self._cells.get(msg["parent_header"].get("msg_id"))
         if cell is None:

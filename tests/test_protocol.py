@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
+from labclient import ATTACH_CODE
 
 from jupyterlab_carto_auth import protocol
 from jupyterlab_carto_auth.protocol import ProtocolError, parse_message
@@ -24,6 +25,14 @@ def test_constants_match_the_examples_and_the_doc() -> None:
         assert f"`{code}`" in doc
     for reason in protocol.REASONS:
         assert f"`{reason}`" in doc
+
+
+def test_attach_code_is_the_examples_and_the_docs() -> None:
+    # src/kernels.ts's ATTACH_CODE is held to the same text by src/__tests__/kernels.spec.ts.
+    assert EXAMPLES["attach_code"] == ATTACH_CODE
+    doc = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
+    block = "\n".join("  " + line for line in ATTACH_CODE.splitlines())
+    assert f"  ```python\n{block}\n  ```" in doc
 
 
 @pytest.mark.parametrize("example", EXAMPLES["valid"], ids=lambda e: e["name"])

@@ -1,7 +1,16 @@
 // The lab side of the comm protocol against the shared examples that the
 // Python side is tested with too.
 import examples from '../../docs/protocol-examples.json';
-import { Direction, parseMessage, ProtocolError } from '../protocol';
+import {
+  Direction,
+  errorMessage,
+  MAX_BYTES,
+  parseMessage,
+  ProtocolError,
+  stdinReplyValue,
+  TARGET,
+  VERSION
+} from '../protocol';
 
 interface IExample {
   name: string;
@@ -33,6 +42,33 @@ describe('protocol v1 examples', () => {
       expect((error as ProtocolError).code).toBe(example.code);
     }
   );
+
+  it('has the constants of the examples', () => {
+    expect(MAX_BYTES).toBe(examples.max_bytes);
+    expect(TARGET).toBe('carto_auth');
+    expect(VERSION).toBe(1);
+  });
+
+  it('wraps a stdin answer in the documented envelope', () => {
+    const message = errorMessage('cancelled', 'No.', 'r1');
+    expect(JSON.parse(stdinReplyValue('r1', message))).toEqual({
+      carto_auth: 1,
+      id: 'r1',
+      message: {
+        v: 1,
+        type: 'error',
+        code: 'cancelled',
+        message: 'No.',
+        id: 'r1'
+      }
+    });
+    expect(errorMessage('timeout', 'Late.')).toEqual({
+      v: 1,
+      type: 'error',
+      code: 'timeout',
+      message: 'Late.'
+    });
+  });
 
   it('knows every direction an example uses', () => {
     const directions = new Set(

@@ -1,0 +1,689 @@
+// The kernel bridge against fake kernels and a fake session: the unit is the
+// bridge. The recorded scenarios of docs/protocol-scenarios.json are replayed
+// here and against tests/labclient.py's stand-in (tests/test_lab_scenarios.py).
+import { Notification } from '@jupyterlab/apputils';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { nullTranslator } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+
+import examples from '../../docs/protocol-examples.json';
+import scenarios from '../../docs/protocol-scenarios.json';
+import { CartoAuthError, CartoErrorCode } from '../errors';
+import { ATTACH_CODE, KernelBridge } from '../kernels';
+import { parseMessage, ProtocolError, TARGET } from '../protocol';
+import { ICartoSession, ICartoSessionInfo, ISignInOptions } from '../tokens';
+
+/** What the lab sent, as the scenarios write it. */
+type Sent =
+  | { kernel: string; comm_id: string; comm_msg: unknown }
+  | { kernel: string; input_reply: unknown };
+
+interface ILabSession {
+  access_token: string;
+  expires_at: number;
+  api_base_url: string | null;
+  user: { email: string; name: string; org: string | null };
+}
+
+const HELLO = { v: 1, type: 'hello', versions: [1], package_version: '0.1.0' };
+const ANA: ILabSession = {
+  access_token: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJl',
+  expires_at: 1796000000,
+  api_base_url: 'https://gcp-us-east1.api.carto.com',
+  user: { email: 'ana@example.com', name: 'Ana', org: 'acme' }
+};
+
+class FakeComm {
+  constructor(
+    readonly kernel: FakeKernel,
+    readonly commId: string
+  ) {}
+  isDisposed = false;
+  onMsg: ((msg: KernelMessage.ICommMsgMsg) => void) | null = null;
+  onClose: ((msg: KernelMessage.ICommCloseMsg) => void) | null = null;
+
+  send(data: unknown): unknown {
+    if (this.kernel.sendThrows) {
+      throw new Error('the kernel is gone');
+    }
+    this.kernel.log.push({
+      kernel: this.kernel.name,
+      comm_id: this.commId,
+      comm_msg: data
+    });
+    // A slow kernel: nothing it is sent is ever acknowledged.
+    return { done: new Promise(() => undefined) };
+  }
+}
+
+/** A kernel connection: records comm sends, execute and stdin replies. */
+class FakeKernel {
+  constructor(
+    readonly name: string,
+    readonly log: Sent[],
+    options: { language?: string; handleComms?: boolean } = {}
+  ) {
+    this.handleComms = options.handleComms ?? true;
+    this.info = Promise.resolve({
+      language_info: { name: options.language ?? 'python' }
+    });
+  }
+  get id(): string {
+    return `id-${this.name}`;
+  }
+  readonly handleComms: boolean;
+  readonly info: Promise<unknown>;
+  isDisposed = false;
+  sendThrows = false;
+  attachReply: Record<string, unknown> = { status: 'ok' };
+  readonly statusChanged = new Signal<this, Kernel.Status>(this);
+  readonly disposed = new Signal<this, void>(this);
+  readonly executed: { content: any; disposeOnDone: boolean }[] = [];
+  readonly inputReplies: { content: any; parent: any }[] = [];
+  readonly comms = new Map<string, FakeComm>();
+  private _targets = new Map<string, (comm: any, msg: any) => void>();
+  private _count = 0;
+
+  registerCommTarget(name: string, callback: (c: any, m: any) => void): void {
+    this._targets.set(name, callback);
+  }
+
+  requestExecute(content: any, disposeOnDone: boolean): unknown {
+    this.executed.push({ content, disposeOnDone });
+    return { done: Promise.resolve({ content: this.attachReply }) };
+  }
+
+  sendInputReply(content: any, parent: any): void {
+    this.inputReplies.push({ content, parent });
+    this.log.push({
+      kernel: this.name,
+      input_reply: JSON.parse(content.value)
+    });
+  }
+
+  /** The kernel opens a carto_auth comm with `data`. */
+  open(commId: string, data: unknown): FakeComm {
+    const comm = new FakeComm(this, commId);
+    this.comms.set(commId, comm);
+    const target = this._targets.get(TARGET);
+    if (!target) {
+      throw new Error(`${this.name} has no ${TARGET} target`);
+    }
+    target(comm, {
+      header: this._header('comm_open'),
+      content: { comm_id: commId, target_name: TARGET, data }
+    });
+    return comm;
+  }
+
+  /** The kernel sends `data` on a comm; returns the message's header. */
+  send(commId: string, data: unknown): Record<string, unknown> {
+    const header = this._header('comm_msg');
+    this.comms.get(commId)?.onMsg?.({
+      header,
+      content: { comm_id: commId, data }
+    } as any);
+    return header;
+  }
+
+  close(commId: string): void {
+    const comm = this.comms.get(commId);
+    if (comm) {
+      comm.onClose?.({} as any);
+      comm.isDisposed = true;
+    }
+  }
+
+  asConnection(): Kernel.IKernelConnection {
+    return this as unknown as Kernel.IKernelConnection;
+  }
+
+  private _header(msgType: string): Record<string, unknown> {
+    return { msg_id: `${this.name}-${++this._count}`, msg_type: msgType };
+  }
+}
+
+/** The CARTO session, as far as the bridge uses it. */
+class FakeSession {
+  constructor(session: ILabSession | null) {
+    this.info = FakeSession.infoOf(session);
+    this.token = session?.access_token ?? null;
+  }
+  info: ICartoSessionInfo;
+  token: string | null;
+  tokenError: CartoAuthError | null = null;
+  readonly minTtls: number[] = [];
+  readonly changed = new Signal<this, ICartoSessionInfo>(this);
+  readonly expiring = new Signal<this, number>(this);
+  readonly organization = '';
+  readonly signInTimeoutSeconds = 300;
+  readonly ready = Promise.resolve();
+
+  static infoOf(session: ILabSession | null): ICartoSessionInfo {
+    return {
+      status: session ? 'signed-in' : 'signed-out',
+      user: session ? { ...session.user } : null,
+      expiresAt: session ? session.expires_at * 1000 : null,
+      apiBaseUrl: session?.api_base_url ?? null,
+      region: null,
+      canRefresh: !!session,
+      error: null
+    };
+  }
+
+  async getAccessToken(minTtl = 30): Promise<string | null> {
+    this.minTtls.push(minTtl);
+    if (this.tokenError) {
+      throw this.tokenError;
+    }
+    return this.info.status === 'signed-in' ? this.token : null;
+  }
+
+  /** A sign-in ends with `session`. */
+  becomes(session: ILabSession | null): void {
+    this.token = session?.access_token ?? null;
+    this.update(FakeSession.infoOf(session));
+  }
+
+  update(info: ICartoSessionInfo): void {
+    this.info = info;
+    this.changed.emit(info);
+  }
+
+  async signIn(): Promise<void> {
+    throw new Error('the bridge signs in through its signIn option');
+  }
+
+  cancelSignIn(): void {
+    // not used by the bridge
+  }
+
+  async signOut(): Promise<void> {
+    this.becomes(null);
+  }
+
+  asSession(): ICartoSession {
+    return this as unknown as ICartoSession;
+  }
+}
+
+/** A notebook's session context, holding one kernel. */
+function contextOf(kernel: FakeKernel | null): any {
+  return {
+    session: { kernel: kernel?.asConnection() ?? null },
+    kernelChanged: new Signal<any, any>({}),
+    disposed: new Signal<any, any>({})
+  };
+}
+
+/** Notifications shown by the bridge, oldest first (kept up to date). */
+const notifications: Notification.INotification[] = [];
+
+function trackNotification(_: unknown, change: Notification.IChange): void {
+  const index = notifications.findIndex(n => n.id === change.notification.id);
+  if (change.type === 'added') {
+    notifications.push(change.notification);
+  } else if (change.type === 'removed' && index >= 0) {
+    notifications.splice(index, 1);
+  }
+}
+
+function click(notification: Notification.INotification, label: string) {
+  const action = notification.options.actions?.find(a => a.label === label);
+  if (!action) {
+    throw new Error(`no ${label} button`);
+  }
+  action.callback(new MouseEvent('click'));
+}
+
+/** Let every pending promise chain run (fake timers do not touch them). */
+async function settle(): Promise<void> {
+  await jest.advanceTimersByTimeAsync(0);
+}
+
+/** A bridge over `names` Python kernels, each watched from the start. */
+function setUp(
+  session: ILabSession | null,
+  options: {
+    names?: string[];
+    signInGives?: ILabSession | null;
+    timeoutSeconds?: number;
+  } = {}
+) {
+  const log: Sent[] = [];
+  const fake = new FakeSession(session);
+  const signIns: ISignInOptions[] = [];
+  const bridge = new KernelBridge({
+    session: fake.asSession(),
+    trans: nullTranslator.load('jupyterlab-carto-auth'),
+    signIn: async opts => {
+      signIns.push(opts);
+      if (options.signInGives) {
+        fake.becomes(options.signInGives);
+      }
+    },
+    signInTimeoutSeconds: () => options.timeoutSeconds ?? 300
+  });
+  const kernels = new Map<string, FakeKernel>();
+  for (const name of options.names ?? ['k1']) {
+    const kernel = new FakeKernel(name, log);
+    kernels.set(name, kernel);
+    bridge.watch(contextOf(kernel));
+  }
+  return { log, fake, bridge, kernels, signIns };
+}
+
+/** Equal JSON, except that "$text" stands for any non-empty string. */
+function matches(expected: unknown, actual: unknown): boolean {
+  if (expected === '$text') {
+    return typeof actual === 'string' && actual !== '';
+  }
+  if (Array.isArray(expected)) {
+    return (
+      Array.isArray(actual) &&
+      expected.length === actual.length &&
+      expected.every((e, i) => matches(e, actual[i]))
+    );
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (
+      typeof actual !== 'object' ||
+      actual === null ||
+      Array.isArray(actual)
+    ) {
+      return false;
+    }
+    const keys = Object.keys(expected).sort();
+    return (
+      JSON.stringify(keys) === JSON.stringify(Object.keys(actual).sort()) &&
+      keys.every(k => matches((expected as any)[k], (actual as any)[k]))
+    );
+  }
+  return expected === actual;
+}
+
+let warn: jest.SpyInstance;
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  for (const n of Notification.manager.notifications) {
+    Notification.dismiss(n.id);
+  }
+  notifications.length = 0;
+  Notification.manager.changed.connect(trackNotification);
+  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+  warn.mockRestore();
+  Notification.manager.changed.disconnect(trackNotification);
+});
+
+describe('recorded scenarios (docs/protocol-scenarios.json)', () => {
+  it.each(scenarios.scenarios.map(s => [s.name, s] as const))(
+    '%s',
+    async (_, scenario: any) => {
+      const { log, fake, kernels } = setUp(scenario.lab.session, {
+        names: scenario.kernels,
+        signInGives: scenario.lab.sign_in_gives,
+        timeoutSeconds: scenario.lab.sign_in_timeout_seconds
+      });
+      await settle();
+      for (const [number, step] of (scenario.steps as any[]).entries()) {
+        const start = log.length;
+        const kernel = kernels.get(step.kernel);
+        if ('kernel_opens' in step) {
+          kernel!.open(step.comm_id, step.kernel_opens);
+        } else if ('kernel_sends' in step) {
+          kernel!.send(step.comm_id, step.kernel_sends);
+        } else if ('kernel_closes' in step) {
+          kernel!.close(step.comm_id);
+        } else {
+          await labEvent(fake, step);
+        }
+        await settle();
+        const sent = log.slice(start);
+        if (!matches(step.expect, sent)) {
+          // Shows the step and the difference.
+          expect({ step: number, sent }).toEqual({
+            step: number,
+            sent: step.expect
+          });
+        }
+      }
+    }
+  );
+
+  async function labEvent(fake: FakeSession, step: any): Promise<void> {
+    switch (step.lab_event) {
+      case 'sign_in':
+        fake.becomes(step.session);
+        break;
+      case 'refresh':
+        fake.token = step.access_token;
+        fake.update({ ...fake.info, expiresAt: step.expires_at * 1000 });
+        break;
+      case 'sign_out':
+        fake.becomes(null);
+        break;
+      case 'signing_in':
+        fake.update({ ...fake.info, status: 'signing-in' });
+        break;
+      case 'user_clicks_sign_in':
+        click(notifications[0], 'Sign in to CARTO');
+        break;
+      case 'user_clicks_cancel':
+        click(notifications[0], 'Cancel');
+        break;
+      case 'time_passes':
+        await jest.advanceTimersByTimeAsync(step.seconds * 1000);
+        break;
+      case 'token_fails':
+        fake.tokenError = new CartoAuthError(
+          step.code as CartoErrorCode,
+          step.message
+        );
+        break;
+      default:
+        throw new Error(`unknown lab_event ${step.lab_event}`);
+    }
+  }
+
+  it('matches by the rules the file states', () => {
+    expect(matches({ a: [1, '$text'] }, { a: [1, 'anything'] })).toBe(true);
+    expect(matches({ a: '$text' }, { a: '' })).toBe(false);
+    expect(matches({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(matches([1], [1, 1])).toBe(false);
+    expect(matches({ a: null }, { a: 0 })).toBe(false);
+    expect(matches({ a: 'x' }, { a: 'y' })).toBe(false);
+  });
+});
+
+describe('KernelBridge', () => {
+  it('attaches a Python kernel by running the attach code silently', async () => {
+    const { kernels } = setUp(null);
+    await settle();
+    expect(ATTACH_CODE).toBe(examples.attach_code);
+    expect(kernels.get('k1')!.executed).toEqual([
+      {
+        content: {
+          code: examples.attach_code,
+          silent: true,
+          store_history: false,
+          allow_stdin: false,
+          stop_on_error: false
+        },
+        disposeOnDone: true
+      }
+    ]);
+  });
+
+  it('leaves kernels of other languages and non-comm connections alone', async () => {
+    const log: Sent[] = [];
+    const bridge = setUp(null, { names: [] }).bridge;
+    const r = new FakeKernel('r', log, { language: 'R' });
+    const shadow = new FakeKernel('shadow', log, { handleComms: false });
+    bridge.watch(contextOf(r));
+    bridge.watch(contextOf(shadow));
+    await settle();
+    expect(r.executed).toEqual([]);
+    expect(shadow.executed).toEqual([]);
+    expect(() => shadow.open('c1', HELLO)).toThrow('has no carto_auth target');
+    r.open('c1', HELLO); // another language may still open the comm
+    await settle();
+    expect(log).toHaveLength(1);
+  });
+
+  it('says what to install when the kernel lacks the package', async () => {
+    const { bridge } = setUp(null, { names: [] });
+    const missing = new FakeKernel('py-bare', []);
+    missing.attachReply = { status: 'error', ename: 'ModuleNotFoundError' };
+    const broken = new FakeKernel('py-broken', []);
+    broken.attachReply = { status: 'error', ename: 'RuntimeError' };
+    bridge.watch(contextOf(missing));
+    bridge.watch(contextOf(broken));
+    await settle();
+    expect(bridge.problems).toEqual([
+      'Kernel py-bare cannot get the CARTO session: install jupyterlab-carto-auth in its environment (%pip install jupyterlab-carto-auth in a cell), then restart it.',
+      'Kernel py-broken could not attach to the CARTO session (RuntimeError).'
+    ]);
+    expect(bridge.attachedCount).toBe(0);
+  });
+
+  it('answers a stdin request with an input_reply parented to the request', async () => {
+    const { kernels, fake } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    const request = {
+      v: 1,
+      type: 'request',
+      id: 'req-1',
+      interactive: false,
+      org: null,
+      min_ttl: 60,
+      reply_via: 'stdin'
+    };
+    const header = k1.send('c1', request);
+    await settle();
+    expect(k1.inputReplies).toHaveLength(1);
+    const [{ content, parent }] = k1.inputReplies;
+    expect(parent).toBe(header);
+    expect(content.status).toBe('ok');
+    const value = JSON.parse(content.value);
+    expect(Object.keys(value).sort()).toEqual(['carto_auth', 'id', 'message']);
+    expect(value.carto_auth).toBe(1);
+    expect(value.id).toBe('req-1');
+    expect(parseMessage(value.message, 'lab_to_kernel')).toEqual(value.message);
+    expect(fake.minTtls.at(-1)).toBe(60); // the token is fresh for min_ttl
+  });
+
+  it('signs in with the organization a request names', async () => {
+    const { kernels, signIns } = setUp(null, { signInGives: ANA });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    k1.send('c1', {
+      v: 1,
+      type: 'request',
+      id: 'r',
+      interactive: true,
+      org: 'acme',
+      min_ttl: 0,
+      reply_via: 'comm'
+    });
+    await settle();
+    expect(notifications.map(n => n.message)).toEqual([
+      'A notebook cell is waiting for you to sign in to CARTO.'
+    ]);
+    click(notifications[0], 'Sign in to CARTO');
+    await settle();
+    expect(signIns).toEqual([{ organization: 'acme' }]);
+    expect(notifications).toEqual([]); // dismissed once answered
+  });
+
+  it.each(examples.invalid.map(e => [e.name, e] as const))(
+    'answers the invalid example "%s" with an error, never an error to an error',
+    async (_, example: any) => {
+      const { kernels, log } = setUp(ANA);
+      const k1 = kernels.get('k1')!;
+      k1.open('c1', HELLO);
+      await settle();
+      const start = log.length;
+      k1.send('c1', example.message);
+      await settle();
+      const sent = log.slice(start) as any[];
+      if (example.message?.type === 'error') {
+        expect(sent).toEqual([]);
+        return;
+      }
+      let code: string | null = null;
+      try {
+        parseMessage(example.message, 'kernel_to_lab');
+      } catch (error) {
+        code = (error as ProtocolError).code;
+      }
+      if (code === null) {
+        // Valid from a kernel (a request): answered, not refused.
+        expect(sent.map(s => s.comm_msg.type)).toEqual(['session']);
+        return;
+      }
+      if (example.direction === 'kernel_to_lab') {
+        expect(code).toBe(example.code);
+      }
+      expect(sent).toHaveLength(1);
+      const answer = sent[0].comm_msg;
+      expect(parseMessage(answer, 'lab_to_kernel')).toEqual(answer);
+      expect(answer).toEqual({
+        v: 1,
+        type: 'error',
+        code,
+        message: expect.any(String)
+      });
+    }
+  );
+
+  it.each(
+    examples.valid
+      .filter(e => e.direction === 'kernel_to_lab')
+      .map(e => [e.name, e] as const)
+  )('answers the valid kernel example "%s" by its type', async (_, example) => {
+    const { kernels, log } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    const start = log.length;
+    k1.send('c1', example.message);
+    await settle();
+    const sent = log.slice(start) as any[];
+    const message = example.message as any;
+    const answer = sent.map(s => s.comm_msg ?? s.input_reply.message);
+    const expected: Record<string, unknown[]> = {
+      hello: [
+        {
+          v: 1,
+          type: 'error',
+          code: 'bad_request',
+          message: 'hello is only sent on comm open.'
+        }
+      ],
+      request: [
+        expect.objectContaining({
+          type: 'session',
+          state: 'signed_in',
+          reason: 'reply',
+          id: message.id
+        })
+      ],
+      sign_out: [
+        { v: 1, type: 'session', state: 'signed_out', reason: 'sign_out' }
+      ],
+      error: []
+    };
+    expect(answer).toEqual(expected[message.type]);
+  });
+
+  it('refuses every invalid example as a hello without attaching', async () => {
+    for (const example of examples.invalid as any[]) {
+      const { kernels, log, bridge } = setUp(ANA);
+      kernels.get('k1')!.open('c1', example.message);
+      await settle();
+      expect(log.map((s: any) => s.comm_msg.type)).toEqual(['error']);
+      expect(bridge.attachedCount).toBe(0);
+    }
+  });
+
+  it('reports a kernel with no protocol version in common', async () => {
+    const { kernels, bridge } = setUp(ANA);
+    kernels.get('k1')!.open('c1', { ...HELLO, versions: [2] });
+    await settle();
+    expect(bridge.problems).toEqual([
+      'Kernel k1 has an incompatible jupyterlab-carto-auth: upgrade it in the kernel environment.'
+    ]);
+    kernels.get('k1')!.open('c2', HELLO); // upgraded and attached again
+    await settle();
+    expect(bridge.problems).toEqual([]);
+    expect(bridge.attachedCount).toBe(1);
+  });
+
+  it('pushes to every kernel even when one is slow or gone', async () => {
+    const { kernels, fake, log } = setUp(null, {
+      names: ['slow', 'dead', 'ok']
+    });
+    for (const kernel of kernels.values()) {
+      kernel.open('c1', HELLO);
+    }
+    await settle();
+    kernels.get('dead')!.sendThrows = true;
+    log.length = 0;
+    fake.becomes(ANA);
+    await settle();
+    // The slow kernel never acknowledged its attach message, nor this one.
+    expect(log.map((s: any) => [s.kernel, s.comm_msg.reason])).toEqual([
+      ['slow', 'sign_in'],
+      ['ok', 'sign_in']
+    ]);
+  });
+
+  it('attaches again after a restart and pushes only once the new hello came', async () => {
+    const { kernels, fake, log, bridge } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    expect(bridge.attachedCount).toBe(1);
+    k1.statusChanged.emit('restarting');
+    expect(bridge.attachedCount).toBe(0);
+    k1.statusChanged.emit('idle');
+    await settle();
+    expect(k1.executed).toHaveLength(2);
+    log.length = 0;
+    fake.token = 'the-token-after-the-restart';
+    fake.update({ ...fake.info, expiresAt: fake.info.expiresAt! + 1000 });
+    await settle();
+    expect(log).toEqual([]); // the old comm died with the old process
+    k1.open('c2', HELLO);
+    await settle();
+    expect(log.map((s: any) => [s.comm_id, s.comm_msg.reason])).toEqual([
+      ['c2', 'attach']
+    ]);
+  });
+
+  it('follows a session context to its next kernel', async () => {
+    const { bridge, log } = setUp(null, { names: [] });
+    const first = new FakeKernel('first', log);
+    const context = contextOf(first);
+    bridge.watch(context);
+    const second = new FakeKernel('second', log);
+    context.session.kernel = second.asConnection();
+    context.kernelChanged.emit({});
+    await settle();
+    expect(second.executed).toHaveLength(1);
+    second.open('c1', HELLO);
+    await settle();
+    expect(log).toHaveLength(1);
+  });
+
+  it('bounds an interactive sign-in by the time limit, then forgets it', async () => {
+    const { kernels, log } = setUp(null, { timeoutSeconds: 5 });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    log.length = 0;
+    k1.send('c1', {
+      v: 1,
+      type: 'request',
+      id: 'r',
+      interactive: true,
+      org: null,
+      min_ttl: 0,
+      reply_via: 'comm'
+    });
+    await jest.advanceTimersByTimeAsync(4999);
+    expect(log).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(log.map((s: any) => s.comm_msg.code)).toEqual(['timeout']);
+    expect(notifications).toEqual([]);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+});
