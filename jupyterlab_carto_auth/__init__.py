@@ -1,12 +1,24 @@
 """Sign in to CARTO from JupyterLab; hand every kernel an authenticated CARTO client.
 
-This package has three parts (see README.md; the comm between lab and kernel is
-specified in docs/protocol.md): the prebuilt JupyterLab extension
-(``labextension/``), a small Jupyter server extension, and the kernel-side
-``CartoAuth`` API (``auth.py`` over ``sources/``, the comm client ``kernel.py``,
-the ``%carto`` magics). Importing the package must stay cheap and must not
-need ``jupyter_server`` or ``jupyterlab``: kernels often run in an environment
-that has neither. Everything heavy is imported lazily.
+This package has three parts (README.md; the comm between lab and kernel is
+specified in docs/protocol.md), each behind one name here:
+
+- ``labextension/``: the prebuilt JupyterLab extension (built from ``src/``).
+- ``server/``: the Jupyter server extension (``_jupyter_server_extension_points``):
+  ``app.py`` the ExtensionApp and its settings, ``handlers.py`` the HTTP API,
+  ``relay.py`` the localhost callback relay, ``proxy.py`` the allow-listed proxy.
+- The kernel side, which never imports ``server/`` (tests/test_layout.py):
+  ``CartoAuth`` in ``auth.py``, a facade over one of ``sources/`` (``lab``: the
+  lab's pushed session; ``kernel_signin``: a sign-in done by this kernel through
+  ``fallback_signin.py``; ``m2m``; ``given``); ``kernel.py`` the comm client the
+  lab attaches (``attach``, over ``protocol.py``); ``magics.py`` the ``%carto``
+  magics (``load_ipython_extension``); ``m2m.py`` credentials files,
+  ``discovery.py`` the API base URL, ``cache.py`` the owner-only token cache,
+  ``config.py`` the ``CARTO_*`` settings, ``secret.py`` masked token values.
+
+Importing the package must stay cheap and must not need ``jupyter_server`` or
+``jupyterlab``: kernels often run in an environment that has neither.
+Everything heavy is imported lazily.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ The lab attaches a Python kernel by executing, silently::
 
     import jupyterlab_carto_auth.kernel as _carto_auth_kernel
     _carto_auth_kernel.attach()
+    del _carto_auth_kernel
 
-which opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab
-then pushes its session (on attach, sign-in, refresh and sign-out); the newest
+(the exact text is ``attach_code`` in ``docs/protocol-examples.json``), which
+opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab then
+pushes its session (on attach, sign-in, refresh and sign-out); the newest
 one is kept in ``SESSION``. When the kernel needs a token the lab has not pushed
 (signed out, or about to expire), it sends a ``request``:
 
