@@ -354,7 +354,8 @@ class RelayManager:
         attempt = self.get(attempt_id)
         if attempt is None or attempt.status != "pending":
             return
-        with contextlib.suppress(TimeoutError):
+        # asyncio.TimeoutError: on Python 3.10 it is not the builtin TimeoutError.
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(attempt.changed.wait(), timeout=seconds)
 
     def poll(self, attempt_id: str) -> dict[str, str] | None:

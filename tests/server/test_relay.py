@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import types
 
 import pytest
 from loopback import HAS_IPV6_LOOPBACK, free_port, listening_socket, nobody_listens, wait_until_free
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
+
+from jupyterlab_carto_auth.server import relay as relay_module
 
 STATE = "st4te-Value_0123456789abcdef"
 
@@ -333,3 +336,41 @@ async def test_relay_never_logs_the_code_or_state(jp_fetch, caplog):
     assert "secret-code-value" not in caplog.text
     assert STATE not in caplog.text
     assert "wrong-state-1" not in caplog.text
+
+
+class _Python310TimeoutError(Exception):
+    """``asyncio.TimeoutError`` as Python 3.10 has it: not the builtin ``TimeoutError``."""
+
+
+class _Python310Asyncio(types.ModuleType):
+    """The relay's view of ``asyncio`` on Python 3.10, where ``wait_for`` times out with
+    ``asyncio.TimeoutError`` (its own class); on 3.11+ that is the builtin ``TimeoutError``."""
+
+    TimeoutError = _Python310TimeoutError
+
+    def __init__(self) -> None:
+        super().__init__("asyncio")
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def wait_for(awaitable, timeout):
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise _Python310TimeoutError from None
+
+
+async def test_pending_poll_works_where_asyncio_timeouterror_is_not_the_builtin(
+    jp_fetch, monkeypatch
+):
+    # Python 3.10 (declared supported) answered every pending poll with a 500:
+    # the relay caught the builtin TimeoutError, which asyncio.wait_for does not raise there.
+    assert not issubclass(_Python310TimeoutError, TimeoutError)
+    monkeypatch.setattr(relay_module, "asyncio", _Python310Asyncio())
+    attempt = await start_relay(jp_fetch, free_port())
+    started = time.monotonic()
+    assert await poll(jp_fetch, attempt, wait=0.3) == {"status": "pending"}
+    assert await poll(jp_fetch, attempt, wait=0) == {"status": "pending"}
+    assert 0.25 <= time.monotonic() - started < 5
