@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 import re
 from http.client import responses
 from importlib.resources import files
@@ -184,10 +185,22 @@ class _ProxyHandler(_JsonHandler):
     def initialize(self, proxy_settings: proxy.ProxySettings) -> None:
         self.proxy_settings = proxy_settings
 
+    def jupyter_tokens(self) -> list[str]:
+        """The tokens Jupyter or JupyterHub accept for this server: never sent upstream.
+
+        The identity provider's token (under JupyterHub, the server's API token)
+        and the JupyterHub API token of a single-user server's environment.
+        """
+        tokens = [os.environ.get(name, "") for name in proxy.HUB_TOKEN_VARIABLES]
+        tokens.append(self.token or "")
+        return [token for token in tokens if token]
+
     async def forward(self, payload: Any) -> dict[str, Any]:
         """Validate a proxy request and send it upstream; the envelope, or an ApiError."""
         try:
-            request = proxy.parse_request(payload, self.proxy_settings.origins)
+            request = proxy.parse_request(
+                payload, self.proxy_settings.origins, self.jupyter_tokens()
+            )
         except proxy.ForbiddenOrigin as e:
             self.log.warning("carto-auth proxy: refused %s (not allowed)", e.origin)
             raise
@@ -221,50 +234,50 @@ class ProxyHandler(_ProxyHandler):
 
 
 class RawProxyHandler(_ProxyHandler):
-    """``GET|POST carto-auth/proxy/raw?url=<target>``: the same proxy, pass-through.
+    """``POST carto-auth/proxy/raw?url=<target>``: the same proxy, pass-through.
 
     For OAuth libraries that speak plain HTTP to a token endpoint (oidc-client-ts
-    in the lab): the form body and the allowed headers are forwarded as they
-    are, and the upstream status, content type and body come back unchanged.
-    Failures of the proxy itself answer in OAuth's error shape
-    (``{"error", "error_description"}``) so such a library reports them.
+    in the lab, which posts its token and revocation requests here): the form
+    body and the allowed headers are forwarded as they are, and the upstream
+    status, content type and body come back unchanged. Failures of the proxy
+    itself answer in OAuth's error shape (``{"error", "error_description"}``) so
+    such a library reports them.
+
+    POST only: the lab never GETs through it (its OIDC metadata is configured,
+    not fetched), and a GET would not be XSRF-checked. A Jupyter credential in
+    the ``Authorization`` header is refused (400 ``jupyter_credential``), not
+    dropped; another scheme than Bearer or Basic is the HTTP authentication of
+    a proxy in front of Jupyter, which the browser adds by itself: dropped.
     """
 
     def error_payload(self, code: str, message: str) -> dict[str, str]:
         return {"error": code, "error_description": message}
 
-    async def _pass_through(self, method: str) -> None:
+    @web.authenticated
+    async def post(self) -> None:
         headers = {
             name: value
             for name in proxy.FORWARDED_HEADERS
             if (value := self.request.headers.get(name)) is not None
         }
-        # This request reached Jupyter with Jupyter's own credentials; only an
-        # OAuth credential meant for the provider may travel on.
-        if not re.match(r"(?i)(bearer|basic) ", headers.get("authorization", "")):
-            headers.pop("authorization", None)
-        payload = {
-            "url": self.get_query_argument("url", ""),
-            "method": method,
-            "headers": headers,
-            "body": self.request.body.decode("utf-8", errors="replace")
-            if method == "POST"
-            else None,
-        }
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            proxy.check_authorization(authorization, self.jupyter_tokens())
+            # Only an OAuth credential meant for the provider may travel on.
+            if not re.match(r"(?i)(bearer|basic)\s", authorization):
+                del headers["authorization"]
         if len(self.request.body) > MAX_REQUEST_BYTES:
             raise ApiError(400, "bad_request", "The request body is too large.")
+        payload = {
+            "url": self.get_query_argument("url", ""),
+            "method": "POST",
+            "headers": headers,
+            "body": self.request.body.decode("utf-8", errors="replace"),
+        }
         envelope = await self.forward(payload)
         self.set_status(envelope["status"])
         self.set_header("Content-Type", envelope["content_type"] or "application/octet-stream")
         self.finish(envelope["body"])
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self._pass_through("GET")
-
-    @web.authenticated
-    async def post(self) -> None:
-        await self._pass_through("POST")
 
 
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)

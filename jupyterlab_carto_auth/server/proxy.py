@@ -6,14 +6,17 @@ then sends the request here (``POST {base_url}carto-auth/proxy``, see
 ``docs/server-api.md``) and this module forwards it, but only to an origin on
 the allow-list (:class:`OriginPattern`), with only the ``authorization``,
 ``content-type`` and ``accept`` headers, without following redirects and with
-a cap on the answer's size. It keeps nothing and logs method, origin, path and
-status only: never headers, query strings or bodies.
+a cap on the answer's size. It never forwards a credential Jupyter or JupyterHub
+would accept as its own (:func:`check_authorization`). It keeps nothing and logs
+method, origin, path and status only: never headers, query strings or bodies.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +28,10 @@ from .errors import ApiError
 
 #: Request headers the proxy forwards; every other header is dropped.
 FORWARDED_HEADERS = ("authorization", "content-type", "accept")
+
+#: Environment variables with a JupyterHub single-user server's API token (JupyterHub's
+#: spawner sets both; the second is the old name). Never forwarded.
+HUB_TOKEN_VARIABLES = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -185,8 +192,49 @@ class ProxyRequest:
         return urlsplit(self.url).path
 
 
-def parse_request(payload: Any, patterns: list[OriginPattern]) -> ProxyRequest:
-    """Validate the lab's JSON body ``{url, method, headers, body}``; ApiError if wrong."""
+def check_authorization(value: str, jupyter_tokens: Iterable[str]) -> None:
+    """Refuse an ``Authorization`` value that is a Jupyter credential: ApiError 400.
+
+    Jupyter and JupyterHub take ``token <t>`` and ``bearer <t>`` (any case) as their
+    own. The ``token`` scheme is refused whatever follows it, since it is never
+    meant for an identity provider; any other value is refused when its
+    credential (or the whole value) is one of ``jupyter_tokens``, compared in
+    constant time. The answer names the rule, never the value.
+    """
+    scheme, credential = [*value.split(None, 1), "", ""][:2]
+    if scheme.lower() == "token":
+        raise ApiError(
+            400,
+            "jupyter_credential",
+            "The Authorization header uses Jupyter's own 'token' scheme, and the proxy never "
+            "sends Jupyter's credentials to another host. Log in to Jupyter with its cookie "
+            "and X-XSRFToken header (as JupyterLab does), and send only the identity "
+            "provider's credential here.",
+        )
+    candidates = [value.strip().encode(), credential.strip().encode()]
+    found = False
+    for token in jupyter_tokens:
+        if token:
+            for candidate in candidates:
+                found |= hmac.compare_digest(candidate, token.encode())
+    if found:
+        raise ApiError(
+            400,
+            "jupyter_credential",
+            "The Authorization header holds this Jupyter server's own token (or its "
+            "JupyterHub API token), and the proxy never sends Jupyter's credentials to "
+            "another host. Send the identity provider's token instead.",
+        )
+
+
+def parse_request(
+    payload: Any, patterns: list[OriginPattern], jupyter_tokens: Iterable[str] = ()
+) -> ProxyRequest:
+    """Validate the lab's JSON body ``{url, method, headers, body}``; ApiError if wrong.
+
+    ``jupyter_tokens`` are the tokens Jupyter accepts for this server: an
+    ``authorization`` header that carries one is refused (:func:`check_authorization`).
+    """
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", "The request body must be a JSON object.")
     method = payload.get("method", "GET")
@@ -200,6 +248,8 @@ def parse_request(payload: Any, patterns: list[OriginPattern]) -> ProxyRequest:
     headers = {k.lower(): v for k, v in raw_headers.items() if k.lower() in FORWARDED_HEADERS}
     if any(_CONTROL.search(v) for v in headers.values()):
         raise ApiError(400, "bad_request", "header values must not contain control characters.")
+    if "authorization" in headers:
+        check_authorization(headers["authorization"], jupyter_tokens)
     body = payload.get("body")
     if body is not None and not isinstance(body, str):
         raise ApiError(400, "bad_request", "body must be a string.")

@@ -174,3 +174,28 @@ async def test_proxy_logs_no_secrets(jp_fetch, upstream, caplog):
     assert f"carto-auth proxy: POST {upstream.origin}/oauth/token -> 200" in caplog.text
     for secret in ("query-secret", "header-secret", "body-secret", "at-1"):
         assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["token {token}", "Bearer {token}", "bearer {hub}", "Token anything-at-all"],
+)
+async def test_jupyter_credentials_in_the_request_are_refused(
+    jp_fetch, jp_serverapp, upstream, monkeypatch, authorization
+):
+    # The lab puts only CARTO's bearer here; Jupyter's or JupyterHub's own token never leaves.
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-api-token-0123456789")
+    token = jp_serverapp.identity_provider.token
+    header = authorization.format(token=token, hub="hub-api-token-0123456789")
+    body = await proxy_error(
+        jp_fetch,
+        400,
+        url=f"{upstream.origin}/oauth/token",
+        method="POST",
+        headers={"authorization": header},
+        body="grant_type=refresh_token",
+    )
+    assert body["error"] == "jupyter_credential"
+    assert token not in body["message"]
+    assert "hub-api-token" not in body["message"]
+    assert upstream.requests == []
