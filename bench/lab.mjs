@@ -152,13 +152,26 @@ def _carto_bench_watch(path):
         digest = hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
         with open(path, 'a') as f:
             f.write(json.dumps({'t': time.time(), 'tok': digest}) + '\\n')
+    def imported():
+        mod = sys.modules.get('jupyterlab_carto_auth.kernel')
+        spec = getattr(mod, '__spec__', None)
+        # In sys.modules from the start of its import: wait for the end.
+        if mod is None or getattr(spec, '_initializing', False):
+            return None
+        return mod if hasattr(mod, 'SESSION') else None
     def install():
+        try:
+            _install()
+        except Exception as exc:
+            with open(path + '.error', 'a') as f:
+                f.write(repr(exc) + '\\n')
+    def _install():
         deadline = time.time() + 120
-        while 'jupyterlab_carto_auth.kernel' not in sys.modules:
+        while imported() is None:
             if time.time() > deadline:
-                return
+                raise TimeoutError('jupyterlab_carto_auth.kernel never imported')
             time.sleep(0.01)
-        mod = sys.modules['jupyterlab_carto_auth.kernel']
+        mod = imported()
         session = mod.SESSION
         note(current(mod))
         if hasattr(session, 'update'):
@@ -178,7 +191,7 @@ def _carto_bench_watch(path):
                         held = now
                         note(now)
             threading.Thread(target=poll, daemon=True).start()
-    if 'jupyterlab_carto_auth.kernel' in sys.modules:
+    if imported() is not None:
         install()
     else:
         threading.Thread(target=install, daemon=True).start()
@@ -245,11 +258,16 @@ async function openConsoles(page, count) {
           });
           await panel.sessionContext.ready;
           const kernel = panel.sessionContext.session.kernel;
-          await kernel.requestExecute({
+          const reply = await kernel.requestExecute({
             code,
             silent: true,
             store_history: false
           }).done;
+          if (reply.content.status !== 'ok') {
+            throw new Error(
+              `watcher: ${reply.content.ename}: ${reply.content.evalue}`
+            );
+          }
         })
       );
     }, codes);
@@ -333,9 +351,15 @@ async function fanOut(page, paths) {
   await until(
     `${paths.length} kernels holding a token`,
     () => paths.every(p => records(p).some(r => r.tok)),
-    120000,
+    60000 + paths.length * 3000,
     100
-  );
+  ).catch(error => {
+    const logged = paths.filter(p => existsSync(p)).length;
+    const holding = paths.filter(p => records(p).some(r => r.tok)).length;
+    throw new Error(
+      `${error.message}: ${logged} kernels logged, ${holding} hold a token`
+    );
+  });
   const since = await page.evaluate(() => performance.now());
   const request = await until(
     'the next refresh',
@@ -357,38 +381,59 @@ async function fanOut(page, paths) {
     },
     60000,
     50
-  );
+  ).catch(error => {
+    const missing = paths.filter(p => {
+      const before = tokenAt(p, request.start);
+      return !records(p).some(
+        r => r.t >= request.start && r.tok && r.tok !== before
+      );
+    });
+    throw new Error(
+      `${error.message}: ${missing.length} of ${paths.length} kernels never got it ` +
+        `(${missing.map(p => p.split('/').pop()).join(', ')})`
+    );
+  });
   return last - request.end;
 }
 
+/** Figures 10 then 9; a failure is recorded per figure, the others still count. */
 async function session(browser) {
-  const result = { signin_s: [], fanout_s: {} };
-  for (let i = 0; i < config.signin_repeats; i++) {
-    result.signin_s.push(await signInOnce(browser));
+  const result = { signin_s: [], fanout_s: {}, errors: {} };
+  try {
+    for (let i = 0; i < config.signin_repeats; i++) {
+      result.signin_s.push(await signInOnce(browser));
+    }
+  } catch (error) {
+    result.errors.signin = error.message;
   }
   await hook('lifetimes', `?access_token_ttl=${config.ttl}`);
   const { context, page } = await openLab(browser);
   try {
     let paths = await openConsoles(page, config.kernels[0]);
     await signIn(page);
+    const biggest = config.kernels[config.kernels.length - 1];
     for (const n of config.kernels) {
-      if (paths.length < n) {
-        paths = paths.concat(await openConsoles(page, n - paths.length));
-      }
-      result.fanout_s[n] = [];
-      for (let r = 0; r < config.fanout_repeats; r++) {
-        const last = r === config.fanout_repeats - 1;
-        const profiling =
-          config.profile &&
-          last &&
-          n === config.kernels[config.kernels.length - 1];
-        const stopProfile = profiling ? await startProfile(page) : null;
-        result.fanout_s[n].push(await fanOut(page, paths));
-        if (stopProfile) {
-          result.profile_top = await stopProfile(config.profile);
+      try {
+        if (paths.length < n) {
+          paths = paths.concat(await openConsoles(page, n - paths.length));
         }
+        result.fanout_s[n] = [];
+        for (let r = 0; r < config.fanout_repeats; r++) {
+          const last = r === config.fanout_repeats - 1;
+          const profiling = config.profile && last && n === biggest;
+          const stopProfile = profiling ? await startProfile(page) : null;
+          result.fanout_s[n].push(await fanOut(page, paths));
+          if (stopProfile) {
+            result.profile_top = await stopProfile(config.profile);
+          }
+        }
+      } catch (error) {
+        result.errors[n] = error.message;
+        break;
       }
     }
+  } catch (error) {
+    result.errors.fanout = error.message;
   } finally {
     await shutdownAll(page);
     await context.close();

@@ -287,20 +287,29 @@ def session_figures(
                     "profile": str(profile) if profile else None,
                 },
                 s.workdir,
-                timeout_s=240 + big * 6 + len(kernels) * fanout_repeats * (ttl + 20),
+                timeout_s=300 + big * 9 + len(kernels) * fanout_repeats * (ttl + 20),
             )
+        errors = result.get("errors", {})
         for n in kernels:
-            fan[n].samples = {"ours": result["fanout_s"][str(n)]}
+            fan[n].samples = {"ours": result["fanout_s"].get(str(n), [])}
             fan[n].ours = median(fan[n].samples["ours"])
+            problem = errors.get(str(n)) or errors.get("fanout")
+            if problem or fan[n].ours is None:
+                fan[n].error = problem or "not measured (an earlier N failed)"
         fan[big].notes.append(
             f"access tokens of {ttl} s: the lab refreshes at 3/4 of their lifetime"
         )
         if result.get("profile_top"):
             fan[big].notes.append(f"profile: {profile}")
             fan[big].samples["profile_top"] = result["profile_top"]  # type: ignore[assignment]
-        ratio.ours = fan[big].ours / fan[mid].ours if fan[mid].ours else None
+        if fan[big].ours is not None and fan[mid].ours:
+            ratio.ours = fan[big].ours / fan[mid].ours
+        else:
+            ratio.error = "needs both t(N)"
         signin.samples = {"ours": result["signin_s"]}
         signin.ours = median(result["signin_s"])
+        if errors.get("signin"):
+            signin.error = errors["signin"]
         signin.notes.append("automated login on the sandbox's form, fresh browser each time")
     except Exception as exc:
         for f in (*fan.values(), ratio, signin):
