@@ -151,6 +151,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.1f} s"
     if unit == "per_call_s":
         return f"{value * 1e6:.2f} us"
+    if unit == "x":
+        return f"{value:.2f}x"
     if unit == "bytes":
         return f"{value / 1024:.1f} KiB" if abs(value) < 2**20 else f"{value / 2**20:.2f} MiB"
     return f"{value:g}"
@@ -166,7 +168,7 @@ def table(figures: list[Figure]) -> str:
         comp = fmt(f.comparator, f.unit)
         if f.comparator_name and f.comparator is not None:
             comp = f"{comp} ({f.comparator_name})"
-        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
+        ratio = f"{f.ratio:.3f}x" if f.ratio is not None else "-"
         met = {True: "yes", False: "NO", None: "-"}[f.met]
         ours = fmt(f.ours, f.unit) if f.error is None else f"error: {f.error[:60]}"
         rows.append(f"| {f.id} | {f.name} | {ours} | {comp} | {ratio} | {f.target} | {met} |")
