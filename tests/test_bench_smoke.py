@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FIGURES = {"1a", "1b", "2", "3a", "3b", "4", "5", "6", "7a", "7b", "9/1", "9/2", "9r", "10"}
+FIGURES = {"1a", "1b", "2", "3a", "3b", "4", "5", "6", "7a", "7b", "8", "9/1", "9/2", "9r", "10"}
 
 
 @pytest.mark.timeout(600)
@@ -40,7 +40,10 @@ def test_quick_bench_measures_every_figure_and_writes_results(tmp_path: Path) ->
         assert figure["error"] is None, (fid, figure["error"])
         assert isinstance(figure["ours"], (int, float)), fid
         assert math.isfinite(figure["ours"]), fid
-        if figure["target"]:  # a figure with a target says whether it is met
+        # A target says whether it is met, a ratio target once there is a comparator
+        # (carto-auth is in the bench venv, not necessarily in the test venv).
+        judged = figure["ratio"] is not None or not figure["target"].endswith("x")
+        if figure["target"] and judged:
             assert figure["met"] in (True, False), fid
         if figure["comparator"] is not None:
             assert figure["ratio"] == pytest.approx(figure["ours"] / figure["comparator"])
