@@ -70,7 +70,7 @@ BENCH_VENV := .venv-bench
 BENCH_BIN := $(CURDIR)/$(BENCH_VENV)/bin
 BENCH_PY := $(BENCH_BIN)/python
 # Whatever the build of the package reads: a change reinstalls it in the bench venv.
-BENCH_SOURCES := $(shell git ls-files src schema style jupyterlab_carto_auth jupyter-config package.json pyproject.toml install.json 2>/dev/null)
+BENCH_SOURCES := $(wildcard $(shell git ls-files src schema style jupyterlab_carto_auth jupyter-config package.json pyproject.toml install.json 2>/dev/null))
 
 $(BENCH_VENV)/.stamp: requirements/bench.txt requirements/lock.txt
 	rm -rf $(BENCH_VENV)
