@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -94,15 +95,21 @@ class Kernels:
             JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
             CARTO_SIGNIN_TIMEOUT="10",
         )
-        os.environ["JUPYTER_PATH"] = self.env["JUPYTER_PATH"]
-        os.environ["JUPYTER_RUNTIME_DIR"] = self.env["JUPYTER_RUNTIME_DIR"]
 
     @contextlib.contextmanager
     def start(self) -> Iterator[tuple[Any, Any, float]]:
         """A started kernel: (manager, client, time when start was asked, perf_counter)."""
+        from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
 
-        km = KernelManager(kernel_name="bench-python")
+        specs = KernelSpecManager(kernel_dirs=[self.env["JUPYTER_PATH"] + "/kernels"])
+        runtime = Path(self.env["JUPYTER_RUNTIME_DIR"])
+        runtime.mkdir(exist_ok=True)
+        km = KernelManager(
+            kernel_name="bench-python",
+            kernel_spec_manager=specs,
+            connection_file=str(runtime / f"kernel-{uuid.uuid4()}.json"),
+        )
         t0 = time.perf_counter()
         km.start_kernel(env=self.env, cwd=str(self.workdir), stderr=subprocess.DEVNULL)
         kc = km.client()
