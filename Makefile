@@ -13,11 +13,12 @@ CHROMIUM := /usr/bin/chromium
 # Tools the build backend needs in the venv (installs use --no-build-isolation).
 BUILD_REQS := 'hatchling>=1.5.0' 'hatch-nodejs-version>=0.3.2' 'hatch-jupyter-builder>=0.5' 'jupyterlab==4.6.6'
 
-.PHONY: help demo test install lint lint-js lint-py jest pytest ui-test sandbox-test bench chromium clean
+.PHONY: help demo test install lint lint-js lint-py jest pytest ui-test sandbox-test bench bench-smoke bench-node chromium clean
 
 help:
 	@echo "make demo   JupyterLab with the extension against the local CARTO sandbox"
 	@echo "make test   every test: lint, jest, sandbox self-test, pytest, Galata UI tests"
+	@echo "make bench  benchmarks against carto-auth (own venv: $(BENCH_VENV)); writes bench/results.json"
 
 $(VENV)/.stamp: requirements/lock.txt
 	python3 -m venv $(VENV)
@@ -63,8 +64,36 @@ ui-test: install chromium
 
 test: lint jest sandbox-test pytest ui-test
 
-bench: install
-	$(PY) bench/bench.py
+# Benchmarks run in their own venv, with the comparators (carto-auth) installed there
+# only, from requirements/bench.txt, and this checkout built and installed as a wheel.
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(CURDIR)/$(BENCH_VENV)/bin
+BENCH_PY := $(BENCH_BIN)/python
+# Whatever the build of the package reads: a change reinstalls it in the bench venv.
+BENCH_SOURCES := $(wildcard $(shell git ls-files src schema style jupyterlab_carto_auth jupyter-config package.json pyproject.toml install.json 2>/dev/null))
+
+$(BENCH_VENV)/.stamp: requirements/bench.txt requirements/lock.txt
+	rm -rf $(BENCH_VENV)
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -r requirements/bench.txt
+	touch $@
+
+# Node packages from yarn.lock, only when there are none yet (worktrees share them).
+bench-node: $(BENCH_VENV)/.stamp
+	@test -f node_modules/.stamp || { PATH=$(BENCH_BIN):$$PATH $(BENCH_BIN)/jlpm install --immutable && touch node_modules/.stamp; }
+
+$(BENCH_VENV)/.project: $(BENCH_VENV)/.stamp $(BENCH_SOURCES) | bench-node
+	PATH=$(BENCH_BIN):$$PATH $(BENCH_PY) -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+	touch $@
+
+bench: $(BENCH_VENV)/.project chromium
+	PATH=$(BENCH_BIN):$$PATH $(BENCH_PY) bench/bench.py --profile bench/profiles
+
+# Every figure once, tiny repeat counts, results to a scratch file (pytest runs the
+# same from tests/test_bench_smoke.py).
+bench-smoke: $(BENCH_VENV)/.project chromium
+	PATH=$(BENCH_BIN):$$PATH $(BENCH_PY) bench/bench.py --quick --output $(CURDIR)/$(BENCH_VENV)/smoke-results.json
 
 clean:
-	rm -rf lib jupyterlab_carto_auth/labextension jupyterlab_carto_auth/_version.py coverage ui-tests/test-results
+	rm -rf $(BENCH_VENV) lib jupyterlab_carto_auth/labextension jupyterlab_carto_auth/_version.py coverage ui-tests/test-results

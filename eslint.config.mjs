@@ -16,6 +16,7 @@ export default tseslint.config(
       'ui-tests/test-results/**',
       'ui-tests/playwright-report/**',
       '.venv/**',
+      '.venv-bench/**',
       '**/*.d.ts',
       'babel.config.js',
       'jest.config.js'

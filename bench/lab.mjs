@@ -1,0 +1,466 @@
+// Browser side of the benchmarks (figures 7, 9, 10): Debian's Chromium driven by
+// playwright-core against JupyterLab servers that bench/labfigures.py started.
+//
+//   node bench/lab.mjs <config.json>
+//
+// The config names a mode (pageload | session) and its URLs; the result is one
+// line of JSON on stdout. Every wait is bounded; the browser is closed on failure.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run'
+];
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf-8'));
+const log = msg => process.stderr.write(`lab.mjs: ${msg}\n`);
+
+// In every page: a big resource-timing buffer (the lab loads hundreds of files)
+// and the first moments the launcher and the status bar's items are in the DOM.
+const MARKS = `
+  performance.setResourceTimingBufferSize(100000);
+  window.__benchMarks = {};
+  const seen = (name, selector) => {
+    if (!window.__benchMarks[name] && document.querySelector(selector)) {
+      window.__benchMarks[name] = performance.now();
+    }
+  };
+  new MutationObserver(() => {
+    seen('launcher', '.jp-Launcher');
+    seen('statusbar', '#jp-main-statusbar .jp-StatusBar-Item');
+    seen('carto_status', '.jp-CartoAuth-statusButton');
+  }).observe(document, { childList: true, subtree: true });
+`;
+
+async function until(what, fn, timeoutMs, stepMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise(r => setTimeout(r, stepMs));
+  }
+}
+
+async function startProfile(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  return async path => {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    return topFunctions(profile);
+  };
+}
+
+/** Self time by function (with its script), the heaviest first. */
+function topFunctions(profile, count = 15) {
+  const byId = new Map(profile.nodes.map(n => [n.id, n]));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const url = f.url.split('/').slice(-2).join('/');
+    const key = `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, us]) => ({ fn, ms: Math.round(us / 100) / 10 }));
+}
+
+// --- figure 7: page load with the extension against without it ---------------------
+
+async function loadOnce(browser, url, profilePath) {
+  const context = await browser.newContext();
+  let ourBytes = 0;
+  let ourRequests = 0;
+  context.on('response', async response => {
+    if (response.url().includes('/lab/extensions/jupyterlab-carto-auth/')) {
+      ourRequests += 1;
+      const body = await response.body().catch(() => Buffer.alloc(0));
+      ourBytes += body.length;
+    }
+  });
+  try {
+    const page = await context.newPage();
+    await page.addInitScript(MARKS);
+    const stopProfile = profilePath ? await startProfile(page) : null;
+    await page.goto(`${url}lab?reset`, { timeout: 90000 });
+    const marks = await until(
+      'the launcher and the status bar',
+      () =>
+        page.evaluate(() => {
+          const m = window.__benchMarks;
+          return m.launcher && m.statusbar ? m : null;
+        }),
+      90000
+    );
+    await page.waitForTimeout(300); // late JS requests
+    const top = stopProfile ? await stopProfile(profilePath) : undefined;
+    return { ...marks, ourRequests, ourBytes, top };
+  } finally {
+    await context.close();
+  }
+}
+
+async function pageload(browser) {
+  const runs = { ours: [], absent: [] };
+  const urls = { ours: config.ours_url, absent: config.absent_url };
+  await loadOnce(browser, urls.ours); // warm the servers once, not measured
+  await loadOnce(browser, urls.absent);
+  for (let i = 0; i < config.pairs; i++) {
+    const order = i % 2 === 0 ? ['ours', 'absent'] : ['absent', 'ours'];
+    for (const name of order) {
+      runs[name].push(await loadOnce(browser, urls[name]));
+    }
+  }
+  const result = { runs };
+  if (config.disabled_url) {
+    result.disabled = await loadOnce(browser, config.disabled_url);
+  }
+  if (config.profile) {
+    result.profile_top = (
+      await loadOnce(browser, urls.ours, config.profile)
+    ).top;
+  }
+  return result;
+}
+
+// --- figures 9 and 10: sign-in, then refreshes fanned out to N kernels -------------
+
+/** Python run silently in a console's kernel: log every session it gets to `path`. */
+function watchCode(path) {
+  return `
+def _carto_bench_watch(path):
+    import hashlib, json, sys, threading, time
+    def current(mod):
+        info = mod.SESSION.current
+        return getattr(info, 'access_token', None) if info is not None else None
+    def note(token):
+        digest = hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
+        with open(path, 'a') as f:
+            f.write(json.dumps({'t': time.time(), 'tok': digest}) + '\\n')
+    def imported():
+        mod = sys.modules.get('jupyterlab_carto_auth.kernel')
+        spec = getattr(mod, '__spec__', None)
+        # In sys.modules from the start of its import: wait for the end.
+        if mod is None or getattr(spec, '_initializing', False):
+            return None
+        return mod if hasattr(mod, 'SESSION') else None
+    def install():
+        try:
+            _install()
+        except Exception as exc:
+            with open(path + '.error', 'a') as f:
+                f.write(repr(exc) + '\\n')
+    def _install():
+        deadline = time.time() + 120
+        while imported() is None:
+            if time.time() > deadline:
+                raise TimeoutError('jupyterlab_carto_auth.kernel never imported')
+            time.sleep(0.01)
+        mod = imported()
+        session = mod.SESSION
+        note(current(mod))
+        if hasattr(session, 'update'):
+            original = session.update
+            def update(*args, **kwargs):
+                result = original(*args, **kwargs)
+                note(current(mod))
+                return result
+            session.update = update
+        else:  # no update method to wrap: poll
+            def poll():
+                held = current(mod)
+                while True:
+                    time.sleep(0.002)
+                    now = current(mod)
+                    if now != held:
+                        held = now
+                        note(now)
+            threading.Thread(target=poll, daemon=True).start()
+    if imported() is not None:
+        install()
+    else:
+        threading.Thread(target=install, daemon=True).start()
+_carto_bench_watch(${JSON.stringify(path)})
+del _carto_bench_watch
+`;
+}
+
+function records(path) {
+  if (!existsSync(path)) {
+    return [];
+  }
+  return readFileSync(path, 'utf-8')
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line));
+}
+
+async function hook(name, query = '') {
+  const response = await fetch(
+    new URL(`__sandbox/${name}${query}`, config.issuer),
+    {
+      method: 'POST'
+    }
+  );
+  if (!response.ok) {
+    throw new Error(`sandbox hook ${name}: ${response.status}`);
+  }
+}
+
+async function openLab(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(MARKS);
+  await page.goto(`${config.lab_url}lab?reset`, { timeout: 90000 });
+  await page.waitForSelector('.jp-CartoAuth-statusButton', { timeout: 90000 });
+  await until(
+    'the lab to be ready',
+    () => page.evaluate(() => !!window.jupyterapp),
+    60000
+  );
+  return { context, page };
+}
+
+let consoleCount = 0;
+
+/** Open `count` more consoles with Python kernels, each watched; returns their log paths. */
+async function openConsoles(page, count) {
+  const paths = [];
+  for (let i = 0; i < count; i++) {
+    consoleCount += 1;
+    paths.push(`${config.watch_dir}/console-${consoleCount}.jsonl`);
+  }
+  const batch = 10;
+  for (let i = 0; i < paths.length; i += batch) {
+    const codes = paths.slice(i, i + batch).map(watchCode);
+    await page.evaluate(async codes => {
+      const app = window.jupyterapp;
+      await Promise.all(
+        codes.map(async code => {
+          const panel = await app.commands.execute('console:create', {
+            kernelPreference: { name: 'python3' },
+            activate: false
+          });
+          await panel.sessionContext.ready;
+          const kernel = panel.sessionContext.session.kernel;
+          const reply = await kernel.requestExecute({
+            code,
+            silent: true,
+            store_history: false
+          }).done;
+          if (reply.content.status !== 'ok') {
+            throw new Error(
+              `watcher: ${reply.content.ename}: ${reply.content.evalue}`
+            );
+          }
+        })
+      );
+    }, codes);
+  }
+  return paths;
+}
+
+async function shutdownAll(page) {
+  await page
+    .evaluate(async () => {
+      await window.jupyterapp.serviceManager.sessions.shutdownAll();
+    })
+    .catch(() => undefined);
+}
+
+async function signIn(page) {
+  const popupOpened = page.waitForEvent('popup', { timeout: 30000 });
+  const clicked = await page.evaluate(() => {
+    const t = performance.timeOrigin + performance.now();
+    document.querySelector('.jp-CartoAuth-statusButton').click();
+    return t / 1000;
+  });
+  const popup = await popupOpened;
+  await popup.waitForSelector('#email', { timeout: 30000 });
+  await popup.fill('#email', config.user.email);
+  await popup.fill('#password', config.user.password);
+  await popup.click('button[type="submit"]:has-text("Sign in")');
+  await page.waitForSelector(
+    '.jp-CartoAuth-statusButton[data-status="signed-in"]',
+    { timeout: 60000 }
+  );
+  return clicked;
+}
+
+/** Figure 10: click to the first kernel holding a token, in a fresh browser. */
+async function signInOnce(browser) {
+  const { context, page } = await openLab(browser);
+  try {
+    const [path] = await openConsoles(page, 1);
+    await until('the watcher', () => records(path).length > 0, 60000);
+    const clicked = await signIn(page);
+    const first = await until(
+      'a kernel holding a token',
+      () => records(path).find(r => r.tok && r.t >= clicked),
+      60000
+    );
+    return first.t - clicked;
+  } finally {
+    await shutdownAll(page);
+    await context.close();
+  }
+}
+
+/** The newest token request the page made after `since` (page ms), or null. */
+function tokenRequestAfter(page, since) {
+  return page.evaluate(since => {
+    const hits = performance
+      .getEntriesByType('resource')
+      .filter(
+        e =>
+          /\/oauth\/token|\/carto-auth\/proxy/.test(e.name) &&
+          e.startTime > since &&
+          e.responseEnd > 0
+      );
+    const e = hits[hits.length - 1];
+    return e
+      ? {
+          start: (performance.timeOrigin + e.startTime) / 1000,
+          end: (performance.timeOrigin + e.responseEnd) / 1000
+        }
+      : null;
+  }, since);
+}
+
+/** Figure 9: from the refresh's token response to the last of `paths` holding the new token. */
+async function fanOut(page, paths) {
+  const tokenAt = (path, t) => {
+    const held = records(path).filter(r => r.t < t);
+    return held.length ? held[held.length - 1].tok : null;
+  };
+  await until(
+    `${paths.length} kernels holding a token`,
+    () => paths.every(p => records(p).some(r => r.tok)),
+    60000 + paths.length * 3000,
+    100
+  ).catch(error => {
+    const logged = paths.filter(p => existsSync(p)).length;
+    const holding = paths.filter(p => records(p).some(r => r.tok)).length;
+    throw new Error(
+      `${error.message}: ${logged} kernels logged, ${holding} hold a token`
+    );
+  });
+  const since = await page.evaluate(() => performance.now());
+  const request = await until(
+    'the next refresh',
+    () => tokenRequestAfter(page, since),
+    (config.ttl + 30) * 1000,
+    50
+  );
+  const last = await until(
+    'every kernel holding the new token',
+    () => {
+      const times = paths.map(p => {
+        const before = tokenAt(p, request.start);
+        const got = records(p).find(
+          r => r.t >= request.start && r.tok && r.tok !== before
+        );
+        return got ? got.t : null;
+      });
+      return times.every(t => t !== null) ? Math.max(...times) : null;
+    },
+    60000,
+    50
+  ).catch(error => {
+    const missing = paths.filter(p => {
+      const before = tokenAt(p, request.start);
+      return !records(p).some(
+        r => r.t >= request.start && r.tok && r.tok !== before
+      );
+    });
+    throw new Error(
+      `${error.message}: ${missing.length} of ${paths.length} kernels never got it ` +
+        `(${missing.map(p => p.split('/').pop()).join(', ')})`
+    );
+  });
+  return last - request.end;
+}
+
+/** Figures 10 then 9; a failure is recorded per figure, the others still count. */
+async function session(browser) {
+  const result = { signin_s: [], fanout_s: {}, errors: {} };
+  try {
+    for (let i = 0; i < config.signin_repeats; i++) {
+      result.signin_s.push(await signInOnce(browser));
+    }
+  } catch (error) {
+    result.errors.signin = error.message;
+  }
+  await hook('lifetimes', `?access_token_ttl=${config.ttl}`);
+  const { context, page } = await openLab(browser);
+  try {
+    let paths = await openConsoles(page, config.kernels[0]);
+    await signIn(page);
+    const biggest = config.kernels[config.kernels.length - 1];
+    for (const n of config.kernels) {
+      try {
+        if (paths.length < n) {
+          paths = paths.concat(await openConsoles(page, n - paths.length));
+        }
+        result.fanout_s[n] = [];
+        for (let r = 0; r < config.fanout_repeats; r++) {
+          const last = r === config.fanout_repeats - 1;
+          const profiling = config.profile && last && n === biggest;
+          const stopProfile = profiling ? await startProfile(page) : null;
+          result.fanout_s[n].push(await fanOut(page, paths));
+          if (stopProfile) {
+            result.profile_top = await stopProfile(config.profile);
+          }
+        }
+      } catch (error) {
+        result.errors[n] = error.message;
+        break;
+      }
+    }
+  } catch (error) {
+    result.errors.fanout = error.message;
+  } finally {
+    await shutdownAll(page);
+    await context.close();
+    await hook('lifetimes', '?access_token_ttl=3600').catch(() => undefined);
+  }
+  return result;
+}
+
+const browser = await chromium.launch({
+  executablePath: config.chromium,
+  headless: true,
+  args: ARGS
+});
+const watchdog = setTimeout(() => {
+  log(`gave up after ${config.timeout_s} s`);
+  process.exit(3);
+}, config.timeout_s * 1000);
+try {
+  const result =
+    config.mode === 'pageload'
+      ? await pageload(browser)
+      : await session(browser);
+  process.stdout.write(JSON.stringify(result) + '\n');
+} catch (error) {
+  log(error.stack ?? String(error));
+  process.exitCode = 1;
+} finally {
+  clearTimeout(watchdog);
+  await browser.close();
+}
