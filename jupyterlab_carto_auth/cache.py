@@ -4,12 +4,16 @@ One file per (kind, token URL, API base URL, organization, client id): a
 different credentials file, organization or identity provider never gets
 another's token. Directory 0700, files 0600, written to a temporary file in
 the same directory and moved into place. A file that cannot be used is
-ignored with a warning that does not show its content.
+ignored with a warning that does not show its content. A symbolic link at the
+cache path, or a file there that another user owns, is refused with a
+``CredentialsError`` (reading and writing): a ``cache_filepath`` in a shared
+folder must not hand this kernel another account's token or write elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import CredentialsError
 from .secret import Token
 
 CACHE_VERSION = 1
@@ -111,7 +116,7 @@ class TokenCache:
     def load_entry(self) -> CacheEntry | None:
         """The cached token with its refresh token and extra fields, or ``None``."""
         try:
-            raw = self.path.read_bytes()
+            raw = self._read_own_file()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -166,6 +171,7 @@ class TokenCache:
             data["refresh_token"] = refresh_token
         if extras:
             data["extras"] = extras
+        self._refuse_foreign_target()
         directory = self.path.parent
         try:
             _make_private_dir(directory, tighten=self._default_location)
@@ -191,6 +197,51 @@ class TokenCache:
         """Remove the cache file if present."""
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    def _read_own_file(self) -> bytes:
+        """The file's bytes, opened without following a symbolic link and only if this
+        user owns it: in a folder others can write (a shared ``cache_filepath``), a
+        link could point at another file and a file of theirs could hold a token of
+        their account, which this kernel would then use."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or self.path.is_symlink():
+                raise self._symlink_error() from None
+            raise
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+                raise self._foreign_owner_error(st.st_uid)
+            return f.read()
+
+    def _refuse_foreign_target(self) -> None:
+        """Refuse to write over a symbolic link or another user's file."""
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise self._symlink_error()
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise self._foreign_owner_error(st.st_uid)
+
+    def _symlink_error(self) -> CredentialsError:
+        return CredentialsError(
+            f"The CARTO token cache {str(self.path)!r} is a symbolic link, which is not "
+            "followed: whoever made it could point it at another file. Remove the link, "
+            "or set cache_filepath to a file in a folder only you can write."
+        )
+
+    def _foreign_owner_error(self, uid: int) -> CredentialsError:
+        return CredentialsError(
+            f"The CARTO token cache {str(self.path)!r} belongs to another user (uid {uid}), "
+            "so its token may be of their CARTO account. Set cache_filepath to a file in "
+            "a folder only you can write (or leave it unset for the private default)."
+        )
 
     def _metadata(self) -> dict[str, Any]:
         return asdict(self.key)

@@ -3,10 +3,14 @@
 Used where no JupyterLab extension hands the kernel a session (a plain Jupyter
 client, classic notebook, VS Code, Colab, papermill, scripts):
 
-- **local redirect**: when a browser can be opened on this machine, a one-shot
-  HTTP server on the redirect URI's port (``localhost:10000`` by default),
-  bound to loopback, receives the authorization code; it accepts only the
-  callback path with this sign-in's ``state``, and waits a bounded time;
+- **local redirect**: when a browser can be opened on this machine, an HTTP
+  server on the redirect URI's port (``localhost:10000`` by default, the only
+  one CARTO's public client allows), bound to loopback, receives the
+  authorization code. The browser opens a one-time start link on that server,
+  which sets a cookie and redirects to CARTO; the callback is accepted only
+  with that cookie and this sign-in's ``state``, so it comes from the browser
+  that started it. Connections are bounded in number and time, and the wait
+  too;
 - **paste prompt**: otherwise (or when that port is busy), the authorize URL is
   printed with CARTO's access-code page as redirect, and the user pastes the
   code (or the page's whole URL, whose ``state`` is checked) into a password
@@ -179,21 +183,41 @@ def refresh(config: CartoConfig, refresh_token: str) -> SignInResult:
 # --- the local redirect server -------------------------------------------------------
 
 
+_NOT_THIS_SIGN_IN = (
+    "This link is not the sign-in this notebook is waiting for. Start the sign-in again "
+    "from the notebook."
+)
+#: What a page of the local server answers: status, title, text, extra headers.
+_Answer = tuple[int, str, str, list[tuple[str, str]]]
+#: Seconds the browser keeps the sign-in cookie (the callback clears it sooner).
+SIGN_IN_COOKIE_MAX_AGE = 3600
+
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body style="font-family: sans-serif; margin: 3em"><h1>{title}</h1><p>{text}</p></body></html>"""
 
 
 class LocalRedirectServer:
-    """A one-shot HTTP server on loopback that receives this sign-in's redirect.
+    """An HTTP server on loopback that receives this sign-in's redirect.
 
     Binds at construction (``OSError`` when the port is busy), serves in a
-    daemon thread after ``start()``, and ``wait()`` returns the code or raises.
-    Only ``GET <callback path>`` with the right ``state`` ends the wait; other
-    requests get 404 or 400 and change nothing.
+    daemon thread after ``start(authorize_url)``, and ``wait()`` returns the code
+    or raises. The browser is sent to ``start_url`` on this server, a one-time
+    link that sets an HttpOnly cookie and redirects to ``authorize_url``; only
+    ``GET <callback path>`` with that cookie and the right ``state`` ends the wait,
+    so another user of this machine who reads ``state`` or the link from the
+    process list cannot sign the kernel in to their own account (a second use of
+    the link stops the sign-in). Other requests get 400, 403 or 404 and change
+    nothing. Connections are served concurrently, at most ``MAX_CONNECTIONS`` at
+    once, each closed after ``CONNECTION_TIMEOUT`` seconds of silence: an idle
+    connection does not block the callback.
     """
 
+    MAX_CONNECTIONS = 16
+    CONNECTION_TIMEOUT = 10.0
+    COOKIE = "carto_auth_signin"
+
     def __init__(self, redirect_uri: str, state: str):
-        from http.server import BaseHTTPRequestHandler, HTTPServer
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         parts = urlsplit(redirect_uri)
         host = parts.hostname or ""
@@ -203,6 +227,16 @@ class LocalRedirectServer:
         self.port = parts.port
         self._path = (parts.path or "/").rstrip("/") or "/"
         self._state = state
+        self._once = secrets.token_urlsafe(24)
+        self._cookie = secrets.token_urlsafe(32)
+        self._start_path = "/start" if self._path != "/start" else "/start-sign-in"
+        #: Where to open the browser: the same host name as the redirect URI, so the
+        #: cookie set here comes back with the callback.
+        self.start_url = f"http://{parts.netloc}{self._start_path}?once={self._once}"
+        self._authorize_url: str | None = None
+        self._started = False
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
         self._done = threading.Event()
         self.code: str | None = None
         self.error: str | None = None
@@ -211,21 +245,46 @@ class LocalRedirectServer:
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = self.CONNECTION_TIMEOUT  # per read and write of one connection
+
             def do_GET(self) -> None:
-                status, title, text = server_self._handle(self.path)
+                status, title, text, headers = server_self._handle(
+                    self.path, self.headers.get("Cookie", "")
+                )
                 body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("Referrer-Policy", "no-referrer")
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:  # never log query strings
                 pass
 
-        class Server(HTTPServer):
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                if not server_self._slots.acquire(blocking=False):
+                    self.shutdown_request(request)  # too many at once: drop this one
+                    return
+                try:
+                    super().process_request(request, client_address)
+                except Exception:
+                    server_self._slots.release()
+                    raise
+
+            def process_request_thread(self, request: Any, client_address: Any) -> None:
+                try:
+                    super().process_request_thread(request, client_address)
+                finally:
+                    server_self._slots.release()
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a broken connection must not print a traceback into the notebook
 
@@ -236,21 +295,62 @@ class LocalRedirectServer:
             Server.address_family = socket.AF_INET6
         self._server = Server((bind, self.port), Handler)
 
-    def _handle(self, target: str) -> tuple[int, str, str]:
+    def _handle(self, target: str, cookie_header: str) -> _Answer:
         parts = urlsplit(target)
-        if (parts.path.rstrip("/") or "/") != self._path:
-            return 404, "Not found", "This is not a page of the CARTO sign-in."
+        path = parts.path.rstrip("/") or "/"
         query = parse_qs(parts.query)
+        with self._lock:
+            if path == self._start_path:
+                return self._handle_start((query.get("once") or [""])[0])
+            if path != self._path:
+                return 404, "Not found", "This is not a page of the CARTO sign-in.", []
+            return self._handle_callback(query, cookie_header)
+
+    def _handle_start(self, once: str) -> _Answer:
+        if (
+            self._done.is_set()
+            or self._authorize_url is None
+            or not secrets.compare_digest(once.encode("utf-8", "replace"), self._once.encode())
+        ):
+            return 400, "Not this sign-in", _NOT_THIS_SIGN_IN, []
+        if self._started:
+            # Someone else may have opened it first: stop, whoever it was.
+            self.error = "start_reused"
+            self._done.set()
+            return (
+                400,
+                "Sign-in link already used",
+                "This sign-in link was already opened, so the sign-in was stopped. Start "
+                "the sign-in again from the notebook.",
+                [],
+            )
+        self._started = True
+        cookie = (
+            f"{self.COOKIE}={self._cookie}; Path=/; HttpOnly; SameSite=Lax; "
+            f"Max-Age={SIGN_IN_COOKIE_MAX_AGE}"
+        )
+        return (
+            302,
+            "Sign in to CARTO",
+            "Continuing to CARTO.",
+            [("Location", self._authorize_url), ("Set-Cookie", cookie)],
+        )
+
+    def _handle_callback(self, query: dict[str, list[str]], cookie_header: str) -> _Answer:
         state = (query.get("state") or [""])[0]
         if self._done.is_set() or not secrets.compare_digest(
             state.encode("utf-8", "replace"), self._state.encode()
         ):
+            return 400, "Not this sign-in", _NOT_THIS_SIGN_IN, []
+        if not self._has_cookie(cookie_header):
             return (
-                400,
-                "Not this sign-in",
-                "This link is not the sign-in this notebook is waiting for. Start the "
-                "sign-in again from the notebook.",
+                403,
+                "Not the browser of this sign-in",
+                "This sign-in was started in another browser. Open the link the notebook "
+                "printed, in the browser you sign in with.",
+                [],
             )
+        clear = [("Set-Cookie", f"{self.COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")]
         error = (query.get("error") or [""])[0]
         code = (query.get("code") or [""])[0]
         if error:
@@ -258,14 +358,34 @@ class LocalRedirectServer:
             description = (query.get("error_description") or [""])[0]
             self.error_description = description[:200]
             self._done.set()
-            return 200, "Sign-in to CARTO did not finish", "Go back to the notebook."
+            return 200, "Sign-in to CARTO did not finish", "Go back to the notebook.", clear
         if not code:
-            return 400, "No code", "CARTO sent no authorization code."
+            return 400, "No code", "CARTO sent no authorization code.", []
         self.code = code
         self._done.set()
-        return 200, "Signed in to CARTO", "You can close this tab and go back to the notebook."
+        return (
+            200,
+            "Signed in to CARTO",
+            "You can close this tab and go back to the notebook.",
+            clear,
+        )
 
-    def start(self) -> None:
+    def _has_cookie(self, header: str) -> bool:
+        from http.cookies import CookieError, SimpleCookie
+
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(header)
+        except CookieError:
+            return False
+        morsel = jar.get(self.COOKIE)
+        return morsel is not None and secrets.compare_digest(
+            morsel.value.encode("utf-8", "replace"), self._cookie.encode()
+        )
+
+    def start(self, authorize_url: str) -> None:
+        """Serve; ``start_url`` then leads the browser to ``authorize_url``."""
+        self._authorize_url = authorize_url
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
@@ -284,6 +404,12 @@ class LocalRedirectServer:
             if self.error == "access_denied":
                 raise CredentialsError(
                     "Sign-in to CARTO was cancelled in the browser. Run the sign-in again."
+                )
+            if self.error == "start_reused":
+                raise CredentialsError(
+                    "The sign-in link was opened twice (by another browser, or by another "
+                    "user of this computer), so the sign-in was stopped. Run the sign-in "
+                    "again and open the link only once."
                 )
             detail = f": {self.error_description}" if self.error_description else ""
             raise CredentialsError(f"CARTO refused the sign-in ({self.error}{detail}).")
@@ -448,12 +574,13 @@ def sign_in(
             with server:
                 pkce = Pkce.new()
                 url = authorize_url(config, config.redirect_uri, server._state, pkce, org)
-                server.start()
-                opened = _open_browser(url)
+                server.start(url)
+                opened = _open_browser(server.start_url)
                 if opened is not False:
                     out(
                         "Sign in to CARTO in the browser window that opened. If none did, "
-                        f"open this URL on this computer:\n{url}"
+                        "open this URL once, in a browser on this computer:\n"
+                        f"{server.start_url}"
                     )
                     code = server.wait(timeout)
                     return exchange_code(config, code, config.redirect_uri, pkce)

@@ -2,9 +2,14 @@
 
 The lab attaches a Python kernel by executing, silently::
 
-    import jupyterlab_carto_auth.kernel as _carto_auth_kernel
-    _carto_auth_kernel.attach()
-    del _carto_auth_kernel
+    import os.path as _carto_auth_os_path, sys as _carto_auth_sys
+    _carto_auth_path = _carto_auth_sys.path[:]
+    _carto_auth_sys.path[:] = [p for p in _carto_auth_path if _carto_auth_os_path.isabs(p)]
+    try:
+        __import__('jupyterlab_carto_auth.kernel', fromlist=['attach']).attach()
+    finally:
+        _carto_auth_sys.path[:] = _carto_auth_path
+        del _carto_auth_os_path, _carto_auth_sys, _carto_auth_path
 
 (the exact text is ``attach_code`` in ``docs/protocol-examples.json``), which
 opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab then

@@ -18,6 +18,10 @@ from .secret import mask
 if TYPE_CHECKING:
     from .sources import SourceStatus
 
+#: Seconds ``%carto token --show`` shows the token before it hides it again.
+TOKEN_SHOW_SECONDS = 30.0
+
+
 USAGE = """\
 Usage: %carto <command>
 
@@ -28,7 +32,8 @@ Usage: %carto <command>
                   attached, else in a browser or with an access code)
   logout          sign out (of JupyterLab, every tab and kernel; or forget this
                   kernel's cached sign-in)
-  token [--show]  the access token, masked unless --show
+  token [--show]  the access token, masked unless --show (then shown for a while,
+                  not saved in the notebook)
   whoami          email, name and organization
   help            this help"""
 
@@ -37,7 +42,10 @@ HELP = {
     "expiry, and whether the JupyterLab extension is attached.",
     "login": "%carto login [--org ORG]: sign in to CARTO.",
     "logout": "%carto logout: sign out of CARTO.",
-    "token": "%carto token [--show]: the access token, masked unless --show.",
+    "token": (
+        "%carto token [--show]: the access token, masked unless --show, which shows it "
+        f"for {TOKEN_SHOW_SECONDS:g} s and then masks it, so the notebook does not save it."
+    ),
     "whoami": "%carto whoami: email, name and organization of the signed-in user.",
     "help": "%carto help [command]: help.",
 }
@@ -181,7 +189,42 @@ def cmd_token(args: list[str]) -> None:
     if token is None:
         print("Not signed in to CARTO. Sign in with: %carto login")
         return
-    print(token if args == ["--show"] else mask(token))
+    if args != ["--show"]:
+        print(mask(token))
+        return
+    from . import kernel
+
+    if not kernel.in_kernel():
+        print(token)  # a terminal: nothing saves the screen
+        return
+    _show_briefly(token, TOKEN_SHOW_SECONDS)
+
+
+def _show_briefly(token: str, seconds: float) -> None:
+    """Show ``token`` in an output that this cell replaces, before it ends, with the
+    masked token: the notebook keeps the last version of an output (JupyterLab applies
+    ``update_display_data`` to the output in its model), so the token is not saved in
+    it. The update is sent while the cell still runs, so it reaches the output whatever
+    the frontend does with messages of a finished cell."""
+    import time
+
+    from IPython.display import display
+
+    shown = (
+        f"{token}\n\nShown for {seconds:g} s, then replaced by the masked token, so it is "
+        "not saved in the notebook (interrupt the kernel to hide it sooner)."
+    )
+    hidden = (
+        f"{mask(token)}\n\nThe token was shown for a while and is not saved in the notebook. "
+        "Run %carto token --show again to see it."
+    )
+    handle = display({"text/plain": shown}, raw=True, display_id=True)
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.update({"text/plain": hidden}, raw=True)
 
 
 def cmd_login(args: list[str]) -> None:

@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any, Literal
 
+from .config import url_problem
+
 #: Comm target name.
 TARGET = "carto_auth"
 #: Protocol major version.
@@ -155,8 +157,13 @@ def _check_session(obj: dict[str, Any]) -> None:
         raise _bad('A signed-in session needs an "access_token".')
     if not _is_number(obj.get("expires_at")):
         raise _bad('"expires_at" must be a number of seconds.')
-    if not _nullable_str(obj.get("api_base_url")):
+    base = obj.get("api_base_url")
+    if not _nullable_str(base):
         raise _bad('"api_base_url" must be a string or null.')
+    # Held to the rule of the kernel's own discovery: the token goes to this host.
+    problem = url_problem(base) if isinstance(base, str) and base.strip() else None
+    if problem is not None:
+        raise _bad(f'"api_base_url" {problem}.')
     user = obj.get("user")
     if (
         not isinstance(user, dict)

@@ -29,8 +29,16 @@ import {
 } from './tokens';
 
 /** What a lab executes, silently, to attach a Python kernel. */
-export const ATTACH_CODE =
-  'import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n_carto_auth_kernel.attach()\ndel _carto_auth_kernel';
+export const ATTACH_CODE = [
+  'import os.path as _carto_auth_os_path, sys as _carto_auth_sys',
+  '_carto_auth_path = _carto_auth_sys.path[:]',
+  '_carto_auth_sys.path[:] = [p for p in _carto_auth_path if _carto_auth_os_path.isabs(p)]',
+  'try:',
+  "    __import__('jupyterlab_carto_auth.kernel', fromlist=['attach']).attach()",
+  'finally:',
+  '    _carto_auth_sys.path[:] = _carto_auth_path',
+  '    del _carto_auth_os_path, _carto_auth_sys, _carto_auth_path'
+].join('\n');
 
 /** A kernel the bridge knows about. */
 interface IKernelState {

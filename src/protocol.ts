@@ -129,6 +129,41 @@ function nullableString(value: unknown): boolean {
 }
 
 /**
+ * What is wrong with `url` as the CARTO API base URL a kernel sends the token
+ * to, or null: the rule of the kernel's discovery (config.py `url_problem`),
+ * https, or plain http on loopback only, no user info.
+ */
+function apiUrlProblem(url: string): string | null {
+  if (/[\s\x00-\x1f]/.test(url)) {
+    return 'contains spaces or control characters';
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a valid URL';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    return 'must be an https:// URL';
+  }
+  if (!parsed.hostname) {
+    return 'has no host name';
+  }
+  if (parsed.username || parsed.password) {
+    return 'must not contain a user name or password';
+  }
+  const host = parsed.hostname;
+  const loopback =
+    host === 'localhost' ||
+    host === '[::1]' ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (parsed.protocol === 'http:' && !loopback) {
+    return 'must use https:// (plain http:// is only allowed for localhost, 127.0.0.0/8 and ::1)';
+  }
+  return null;
+}
+
+/**
  * Validate a message received in `direction`. Returns it typed, or throws a
  * ProtocolError whose code the `error` answer should carry.
  */
@@ -181,6 +216,13 @@ export function parseMessage(value: unknown, direction: Direction): Message {
         }
         if (!nullableString(value.api_base_url)) {
           throw bad('"api_base_url" must be a string or null.');
+        }
+        const problem =
+          typeof value.api_base_url === 'string' && value.api_base_url.trim()
+            ? apiUrlProblem(value.api_base_url)
+            : null;
+        if (problem) {
+          throw bad(`"api_base_url" ${problem}.`);
         }
         if (
           !isObject(user) ||

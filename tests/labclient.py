@@ -39,9 +39,14 @@ def api_status(token):
 #: What the lab executes, silently, to attach a Python kernel; the same text as
 #: ``ATTACH_CODE`` in src/kernels.ts and ``attach_code`` in docs/protocol-examples.json.
 ATTACH_CODE = (
-    "import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n"
-    "_carto_auth_kernel.attach()\n"
-    "del _carto_auth_kernel"
+    "import os.path as _carto_auth_os_path, sys as _carto_auth_sys\n"
+    "_carto_auth_path = _carto_auth_sys.path[:]\n"
+    "_carto_auth_sys.path[:] = [p for p in _carto_auth_path if _carto_auth_os_path.isabs(p)]\n"
+    "try:\n"
+    "    __import__('jupyterlab_carto_auth.kernel', fromlist=['attach']).attach()\n"
+    "finally:\n"
+    "    _carto_auth_sys.path[:] = _carto_auth_path\n"
+    "    del _carto_auth_os_path, _carto_auth_sys, _carto_auth_path"
 )
 
 

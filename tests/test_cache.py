@@ -16,7 +16,7 @@ from conftest import FakeServer, Reply, free_port, write_credentials
 from jupyterlab_carto_auth import CartoAuth
 from jupyterlab_carto_auth.cache import CACHE_VERSION, CacheKey, CacheWarning, TokenCache
 from jupyterlab_carto_auth.config import CartoConfig
-from jupyterlab_carto_auth.errors import NetworkError
+from jupyterlab_carto_auth.errors import CredentialsError, NetworkError
 from jupyterlab_carto_auth.secret import Token
 
 KEY = CacheKey("m2m", "https://auth.carto.com/oauth/token", "https://api.example.com", None, "c1")
@@ -349,3 +349,73 @@ def test_concurrent_callers_share_one_refresh(tmp_path: Path, fake_server: FakeS
         t.join(10)
     assert results == ["fresh-1"] * 8
     assert fake_server.hits["/oauth/token"] == 1
+
+
+# --- a cache_filepath in a shared folder: no symlinks, no files of others ----------------
+
+NOBODY = 65534  # the tests run as root (CI too), which may chown to another user
+
+
+def _foreign_file(path: Path) -> Path:
+    """A valid cache file for KEY at ``path`` that another user owns."""
+    TokenCache(KEY, path).save(Token("tok-of-another-user", time.time() + 3600))
+    os.chown(path, NOBODY, NOBODY)
+    return path
+
+
+def test_a_symlink_at_the_cache_path_is_refused_on_read(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere.json"
+    TokenCache(KEY, real).save(Token("tok-behind-the-link", time.time() + 3600))
+    link = tmp_path / "shared" / "token.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    with pytest.raises(CredentialsError, match="symbolic link") as info:
+        TokenCache(KEY, link).load()
+    assert "cache_filepath" in str(info.value)
+    assert "tok-behind" not in str(info.value)
+
+
+def test_a_symlink_at_the_cache_path_is_refused_on_write(tmp_path: Path) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me")
+    link = tmp_path / "token.json"
+    link.symlink_to(target)
+    with pytest.raises(CredentialsError, match="symbolic link"):
+        TokenCache(KEY, link).save(Token("tok-new", time.time() + 3600))
+    assert link.is_symlink()
+    assert target.read_text() == "keep me"
+
+
+def test_a_dangling_symlink_at_the_cache_path_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "token.json"
+    link.symlink_to(tmp_path / "not-yet-there.json")
+    with pytest.raises(CredentialsError, match="symbolic link"):
+        TokenCache(KEY, link).load()
+    with pytest.raises(CredentialsError, match="symbolic link"):
+        TokenCache(KEY, link).save(Token("tok-new", time.time() + 3600))
+    assert not (tmp_path / "not-yet-there.json").exists()
+
+
+def test_a_cache_file_another_user_owns_is_refused_on_read(tmp_path: Path) -> None:
+    path = _foreign_file(tmp_path / "token.json")
+    with pytest.raises(CredentialsError, match="another user") as info:
+        TokenCache(KEY, path).load()
+    assert f"uid {NOBODY}" in str(info.value)
+    assert "cache_filepath" in str(info.value)
+    assert "tok-of-another" not in str(info.value)
+
+
+def test_a_cache_file_another_user_owns_is_refused_on_write(tmp_path: Path) -> None:
+    path = _foreign_file(tmp_path / "token.json")
+    with pytest.raises(CredentialsError, match="another user"):
+        TokenCache(KEY, path).save(Token("tok-new", time.time() + 3600))
+    assert path.stat().st_uid == NOBODY
+
+
+def test_from_m2m_with_a_foreign_cache_file_says_what_to_do(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    config = _token_endpoint(fake_server)
+    path = _foreign_file(tmp_path / "shared-token.json")
+    with pytest.raises(CredentialsError, match="belongs to another user"):
+        CartoAuth.from_m2m(_creds(tmp_path, "creds.json"), cache_filepath=path, config=config)

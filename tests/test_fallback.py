@@ -3,6 +3,7 @@ redirect, no stdin. Real kernels, the real sandbox provider, sign-in over plain 
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
 import socket
@@ -10,6 +11,7 @@ import stat
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -248,13 +250,35 @@ def test_busy_callback_port_falls_back_to_the_paste_prompt(
 # --- the local redirect server, in-process ------------------------------------------
 
 
-def get(url: str) -> int:
+def get(url: str, opener: urllib.request.OpenerDirector | None = None) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with (opener or urllib.request.build_opener()).open(url, timeout=5) as resp:
             return resp.status
     except urllib.error.HTTPError as err:
         err.close()
         return err.code
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def browser() -> urllib.request.OpenerDirector:
+    """A browser with cookies that does not follow redirects (the authorize URL is fake)."""
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+
+
+FAKE_AUTHORIZE_URL = "https://auth.example.com/authorize?state=the-state"
+
+
+def started(server: fallback_signin.LocalRedirectServer) -> urllib.request.OpenerDirector:
+    """Start ``server`` and open its start link in a new browser: the sign-in's browser."""
+    server.start(FAKE_AUTHORIZE_URL)
+    opener = browser()
+    assert get(server.start_url, opener) == 302
+    return opener
 
 
 def test_redirect_server_takes_only_its_callback_with_its_state() -> None:
@@ -262,31 +286,120 @@ def test_redirect_server_takes_only_its_callback_with_its_state() -> None:
     with fallback_signin.LocalRedirectServer(
         f"http://localhost:{port}/callback/", "the-state"
     ) as server:
-        server.start()
-        base = f"http://127.0.0.1:{port}"
-        assert get(f"{base}/other?code=x&state=the-state") == 404
-        assert get(f"{base}/callback/?code=x&state=wrong") == 400
-        assert get(f"{base}/callback/?code=x") == 400
+        opener = started(server)
+        base = f"http://localhost:{port}"
+        assert get(f"{base}/other?code=x&state=the-state", opener) == 404
+        assert get(f"{base}/callback/?code=x&state=wrong", opener) == 400
+        assert get(f"{base}/callback/?code=x", opener) == 400
         assert not server._done.is_set()
-        assert get(f"{base}/callback/?code=the-code&state=the-state") == 200
+        assert get(f"{base}/callback/?code=the-code&state=the-state", opener) == 200
         assert server.wait(1) == "the-code"
-        assert get(f"{base}/callback/?code=again&state=the-state") == 400  # one shot
+        assert get(f"{base}/callback/?code=again&state=the-state", opener) == 400  # one shot
         assert server.code == "the-code"
 
 
 def test_redirect_server_reports_a_cancelled_sign_in() -> None:
     port = free_port()
     with fallback_signin.LocalRedirectServer(f"http://127.0.0.1:{port}/cb", "s") as server:
-        server.start()
-        assert get(f"http://127.0.0.1:{port}/cb?error=access_denied&state=s") == 200
+        opener = started(server)
+        assert get(f"http://127.0.0.1:{port}/cb?error=access_denied&state=s", opener) == 200
         with pytest.raises(CredentialsError, match="cancelled in the browser"):
             server.wait(1)
+
+
+def test_the_start_link_sets_an_httponly_cookie_and_leads_to_the_authorize_url() -> None:
+    port = free_port()
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
+        server.start(FAKE_AUTHORIZE_URL)
+        assert server.start_url.startswith(f"http://localhost:{port}/start?once=")
+        assert "s" not in urllib.parse.parse_qs(urllib.parse.urlsplit(server.start_url).query)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            browser().open(server.start_url, timeout=5)
+        answer = info.value
+        assert answer.code == 302
+        assert answer.headers["Location"] == FAKE_AUTHORIZE_URL
+        cookie = answer.headers["Set-Cookie"]
+        assert cookie.startswith("carto_auth_signin=")
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+        answer.close()
+
+
+def test_a_callback_without_the_start_cookie_is_refused() -> None:
+    """Another local user who read ``state`` (the process list) cannot finish the
+    sign-in with their own account: their browser never got the cookie."""
+    port = free_port()
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "st") as server:
+        opener = started(server)
+        callback = f"http://localhost:{port}/callback/?code=the-attackers-code&state=st"
+        assert get(callback) == 403
+        assert get(callback, browser()) == 403
+        assert not server._done.is_set()
+        assert server.code is None
+        assert get(f"http://localhost:{port}/callback/?code=the-code&state=st", opener) == 200
+        assert server.wait(1) == "the-code"
+
+
+def test_the_start_link_works_once_and_a_second_use_stops_the_sign_in() -> None:
+    port = free_port()
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "st") as server:
+        first = started(server)
+        assert get(server.start_url, browser()) == 400
+        with pytest.raises(CredentialsError, match="opened twice"):
+            server.wait(1)
+        # The first browser cannot finish it either.
+        assert get(f"http://localhost:{port}/callback/?code=c&state=st", first) == 400
+        assert server.code is None
+        # A made-up link is not a start link at all.
+        assert get(f"http://localhost:{port}/start?once=guess", browser()) == 400
+
+
+def test_an_idle_connection_does_not_block_the_callback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fallback_signin.LocalRedirectServer, "CONNECTION_TIMEOUT", 1.0)
+    port = free_port()
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "st") as server:
+        server.start(FAKE_AUTHORIZE_URL)
+        with socket.create_connection(("127.0.0.1", port), 2) as idle:
+            idle.sendall(b"GET /callback/?state=st HTTP/1.1\r\n")  # and then nothing
+            begin = time.monotonic()
+            opener = browser()
+            assert get(server.start_url, opener) == 302
+            assert get(f"http://localhost:{port}/callback/?code=c&state=st", opener) == 200
+            assert time.monotonic() - begin < 0.9  # served while the idle one still waits
+            assert server.wait(1) == "c"
+            # The idle connection is closed by the server after CONNECTION_TIMEOUT.
+            idle.settimeout(5)
+            assert idle.recv(100) == b""
+            assert time.monotonic() - begin < 4
+
+
+def test_connections_beyond_the_bound_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fallback_signin.LocalRedirectServer, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(fallback_signin.LocalRedirectServer, "CONNECTION_TIMEOUT", 1.0)
+    port = free_port()
+    with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "st") as server:
+        server.start(FAKE_AUTHORIZE_URL)
+        idle = [socket.create_connection(("127.0.0.1", port), 2) for _ in range(2)]
+        try:
+            time.sleep(0.2)  # both accepted and held
+            with socket.create_connection(("127.0.0.1", port), 2) as extra:
+                extra.settimeout(0.5)
+                extra.sendall(b"GET /start HTTP/1.0\r\n\r\n")
+                assert extra.recv(100) == b""  # closed at once, no answer
+            time.sleep(1.5)  # the idle ones time out and free their places
+            opener = browser()
+            assert get(server.start_url, opener) == 302
+            assert get(f"http://localhost:{port}/callback/?code=c&state=st", opener) == 200
+            assert server.wait(1) == "c"
+        finally:
+            for each in idle:
+                each.close()
 
 
 def test_redirect_server_wait_is_bounded() -> None:
     port = free_port()
     with fallback_signin.LocalRedirectServer(f"http://localhost:{port}/callback/", "s") as server:
-        server.start()
+        server.start(FAKE_AUTHORIZE_URL)
         start = time.monotonic()
         with pytest.raises(CredentialsError, match=r"within 0\.5 s"):
             server.wait(0.5)

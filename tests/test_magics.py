@@ -114,8 +114,75 @@ def test_token_is_masked_unless_show(start_kernel: StartKernel) -> None:
     assert cell.stdout == f"{mask(TOKEN)}\n"
     assert cell.stdout.startswith(TOKEN[:4] + "…")
     assert TOKEN not in cell.text()
+    lab.run("import jupyterlab_carto_auth.magics as m; m.TOKEN_SHOW_SECONDS = 0.5\n")
     cell = lab.run("%carto token --show\n")
-    assert cell.stdout == f"{TOKEN}\n"
+    assert cell.error is None, cell.error
+    assert TOKEN in cell.data[0]["text/plain"]  # shown (then replaced: see below)
+    assert TOKEN not in cell.stdout
+
+
+class RecordingLab(LabClient):
+    """A LabClient that also keeps every iopub message, in order."""
+
+    def __init__(self, kc: Any):
+        super().__init__(kc)
+        self.iopub: list[dict[str, Any]] = []
+
+    def _iopub(self, msg: dict[str, Any], waiting: Any) -> bool:
+        self.iopub.append(msg)
+        return super()._iopub(msg, waiting)
+
+
+def notebook_outputs(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outputs a notebook keeps from a cell's iopub messages, as JupyterLab's output
+    area builds its model (@jupyterlab/outputarea: update_display_data replaces the
+    output of that display_id in place)."""
+    outputs: list[dict[str, Any]] = []
+    by_id: dict[str, list[int]] = {}
+    for msg in messages:
+        kind, content = msg["msg_type"], msg["content"]
+        display_id = (content.get("transient") or {}).get("display_id")
+        if kind in ("stream", "error", "execute_result", "display_data"):
+            outputs.append({"output_type": kind, **content})
+            if kind == "display_data" and display_id:
+                by_id.setdefault(display_id, []).append(len(outputs) - 1)
+        elif kind == "update_display_data":
+            for index in by_id.get(display_id, []):
+                outputs[index] = {"output_type": "display_data", **content}
+    return outputs
+
+
+def test_token_show_is_replaced_by_the_masked_token_before_the_cell_ends(
+    start_kernel: StartKernel,
+) -> None:
+    _, kc = start_kernel()
+    lab = RecordingLab(kc)
+    lab.attach(session_message(TOKEN, time.time() + 3000, api_base_url=None))
+    setup = "%load_ext jupyterlab_carto_auth\nimport jupyterlab_carto_auth.magics as m\n"
+    assert lab.run(setup + "m.TOKEN_SHOW_SECONDS = 1.5\n").error is None
+
+    cell = lab.run("%carto token --show\n")
+
+    assert cell.error is None, cell.error
+    mine = [m for m in lab.iopub if m["parent_header"].get("msg_id") == cell.msg_id]
+    kinds = [m["msg_type"] for m in mine]
+    # Shown: a display with a display_id holding the token, saying it will not be saved.
+    first = mine[kinds.index("display_data")]["content"]
+    assert TOKEN in first["data"]["text/plain"]
+    assert "Shown for 1.5 s" in first["data"]["text/plain"]
+    assert "not saved in the notebook" in first["data"]["text/plain"]
+    assert first["transient"]["display_id"]
+    # Replaced while the cell still runs (before its idle), after the time it said.
+    assert kinds.index("update_display_data") < len(kinds) - 1
+    assert kinds[-1] == "status"
+    assert cell.seconds >= 1.5
+    # What the notebook keeps: the masked token and why, never the token.
+    kept = notebook_outputs(mine)
+    assert len(kept) == 1
+    assert TOKEN not in json.dumps(kept)
+    assert mask(TOKEN) in kept[0]["data"]["text/plain"]
+    assert "not saved in the notebook" in kept[0]["data"]["text/plain"]
+    assert not any(m["msg_type"] == "stream" and TOKEN in m["content"]["text"] for m in mine)
 
 
 def test_whoami_with_a_lab_session(start_kernel: StartKernel) -> None:

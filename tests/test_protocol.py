@@ -177,3 +177,32 @@ def test_stdin_reply_envelope_round_trips_and_rejects_other_text() -> None:
         5,
     ]:
         assert protocol.parse_stdin_reply(other) is None, other
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.example.com", "javascript:alert(1)", "https://u:p@api.example.com", "ftp://x"],
+)
+def test_a_pushed_session_with_an_api_url_discovery_would_refuse_is_refused(url: str) -> None:
+    message = {**_signed_in_session(), "api_base_url": url}
+    with pytest.raises(ProtocolError) as info:
+        parse_message(message, "lab_to_kernel")
+    assert info.value.code == "bad_request"
+    assert "api_base_url" in info.value.message
+    assert "u:p" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "url", ["https://gcp-us-east1.api.carto.com", "http://127.0.0.1:8123", "http://localhost", ""]
+)
+def test_a_pushed_session_with_https_or_loopback_http_is_accepted(url: str) -> None:
+    message = {**_signed_in_session(), "api_base_url": url}
+    assert parse_message(message, "lab_to_kernel") == message
+
+
+def _signed_in_session() -> dict[str, Any]:
+    return next(
+        e["message"]
+        for e in EXAMPLES["valid"]
+        if e["direction"] == "lab_to_kernel" and e["message"].get("state") == "signed_in"
+    )

@@ -77,3 +77,33 @@ describe('protocol v1 examples', () => {
     expect([...directions].sort()).toEqual(['kernel_to_lab', 'lab_to_kernel']);
   });
 });
+
+describe('api_base_url of a session', () => {
+  const session = (examples.valid as IExample[]).find(
+    e =>
+      e.direction === 'lab_to_kernel' &&
+      (e.message as { state?: string }).state === 'signed_in'
+  )!.message as Record<string, unknown>;
+
+  it.each([
+    'https://gcp-us-east1.api.carto.com',
+    'http://127.0.0.1:8123',
+    'http://localhost',
+    'http://[::1]:9000',
+    ''
+  ])('accepts %p (https, or http on loopback)', url => {
+    const message = { ...session, api_base_url: url };
+    expect(parseMessage(message, 'lab_to_kernel')).toEqual(message);
+  });
+
+  it.each([
+    'http://api.example.com',
+    'javascript:alert(1)',
+    'ftp://x',
+    'https://u:p@h'
+  ])('refuses %p as the kernel does', url => {
+    expect(() =>
+      parseMessage({ ...session, api_base_url: url }, 'lab_to_kernel')
+    ).toThrow(/api_base_url/);
+  });
+});
