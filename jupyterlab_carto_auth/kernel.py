@@ -9,8 +9,10 @@ The lab attaches a Python kernel by executing, silently::
 (the exact text is ``attach_code`` in ``docs/protocol-examples.json``), which
 opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab then
 pushes its session (on attach, sign-in, refresh and sign-out); the newest
-one is kept in ``SESSION``. When the kernel needs a token the lab has not pushed
-(signed out, or about to expire), it sends a ``request``:
+one is kept in ``SESSION``, except that another person's session does not
+replace one that lasts (several labs on one kernel: ``LabSession.offer``).
+When the kernel needs a token the lab has not pushed (signed out, or about to
+expire), it sends a ``request``:
 
 - from synchronous code, ``request_session`` asks for the answer on the stdin
   channel (``reply_via: "stdin"``) and polls the kernel's stdin socket for it,
@@ -330,8 +332,10 @@ def attach() -> bool:
     What the lab executes on every kernel it connects to. Calling it again (a lab
     that reloaded, a second browser tab) closes the previous comm and opens a new
     one, so whoever calls it gets a ``hello``; the kernel never holds more than
-    one ``carto_auth`` comm and keeps the session it has. Returns ``False``, doing
-    nothing, outside an ipykernel.
+    one ``carto_auth`` comm and keeps the session it has: a second person's lab
+    attaching does not give the kernel that person's session while the one held
+    lasts (``LabSession.offer``). Returns ``False``, doing nothing, outside an
+    ipykernel.
     """
     if running_ipykernel() is None:
         return False
