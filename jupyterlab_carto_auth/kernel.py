@@ -14,8 +14,10 @@ The lab attaches a Python kernel by executing, silently::
 (the exact text is ``attach_code`` in ``docs/protocol-examples.json``), which
 opens a comm to the lab's ``carto_auth`` target with a ``hello``. The lab then
 pushes its session (on attach, sign-in, refresh and sign-out); the newest
-one is kept in ``SESSION``. When the kernel needs a token the lab has not pushed
-(signed out, or about to expire), it sends a ``request``:
+one is kept in ``SESSION``, except that another person's session does not
+replace one that lasts (several labs on one kernel: ``LabSession.offer``).
+When the kernel needs a token the lab has not pushed (signed out, or about to
+expire), it sends a ``request``:
 
 - from synchronous code, ``request_session`` asks for the answer on the stdin
   channel (``reply_via: "stdin"``) and polls the kernel's stdin socket for it,
@@ -55,6 +57,13 @@ POLL_INTERVAL = 0.05
 LAB_REPLY_TIMEOUT = 15.0
 #: How long to wait for a lab that has not said hello yet before using another flow.
 LAB_PROBE_TIMEOUT = 2.0
+#: Why a session from another JupyterLab connected to this kernel was not taken
+#: (docs/protocol.md, "Several labs on one kernel").
+ANOTHER_PERSON_TEXT = (
+    "This kernel already uses the CARTO account that another JupyterLab connected to it "
+    "gave it (real-time collaboration or a shared server), so yours was not given to it. "
+    "Ask them to sign out of CARTO, or restart the kernel, then run the cell again."
+)
 
 
 class LabNoAnswer(LabError):
@@ -146,6 +155,9 @@ class LabSession:
         self._lock = threading.Lock()
         self._info: LabSessionInfo | None = None
         self._lab_present = False
+        #: The lab client (its kernel connection's session id) that gave the signed-in
+        #: session held, so another person's lab cannot replace it.
+        self._given_by: str | None = None
 
     @property
     def lab_present(self) -> bool:
@@ -174,19 +186,51 @@ class LabSession:
         """
         info = LabSessionInfo.from_message(message)
         with self._lock:
-            self._lab_present = True
+            self._apply_locked(info)
+            return self._info  # type: ignore[return-value]
+
+    def _apply_locked(self, info: LabSessionInfo) -> bool:
+        """``update``'s rule, under the lock; True if ``info`` is now held."""
+        self._lab_present = True
+        held = self._info
+        stale = (
+            info.signed_in
+            and held is not None
+            and held.signed_in
+            and held.email == info.email
+            and held.org == info.org
+            and (held.expires_at or 0) > (info.expires_at or 0)
+        )
+        if not stale:
+            self._info = info
+        return not stale
+
+    def offer(self, message: dict[str, Any], sender: str | None) -> LabSessionInfo | None:
+        """Record a ``session`` from the lab client ``sender``, unless it is another person's.
+
+        The kernel's CARTO identity does not flip between people: while it holds a
+        signed-in session that has not expired, a signed-in session for another user
+        (email or organization) is taken only from the lab client that gave the one
+        held (its user switched accounts). From any other client, that is another
+        JupyterLab connected to this kernel, it is refused: returns ``None`` and
+        nothing changes. Everything else is ``update``.
+        """
+        info = LabSessionInfo.from_message(message)
+        with self._lock:
             held = self._info
-            stale = (
+            another_person = (
                 info.signed_in
                 and held is not None
                 and held.signed_in
-                and held.email == info.email
-                and held.org == info.org
-                and (held.expires_at or 0) > (info.expires_at or 0)
+                and held.expires_in() > 0
+                and (held.email, held.org) != (info.email, info.org)
             )
-            if not stale:
-                self._info = info
-            return self._info  # type: ignore[return-value]
+            if another_person and (sender is None or sender != self._given_by):
+                self._lab_present = True
+                return None
+            if self._apply_locked(info) and info.signed_in:
+                self._given_by = sender
+            return self._info
 
     def mark_signed_out(self) -> None:
         """Forget the token now (a sign-out asked by this kernel)."""
@@ -200,6 +244,7 @@ class LabSession:
         with self._lock:
             self._info = None
             self._lab_present = False
+            self._given_by = None
 
     def __repr__(self) -> str:
         return f"LabSession(lab_present={self.lab_present}, current={self.current!r})"
@@ -246,6 +291,14 @@ class _Bridge:
         self.recent_ids: collections.deque[str] = collections.deque(maxlen=16)
         #: A probe got no answer: no lab is listening (until a lab runs ``attach()``).
         self.probe_failed = False
+        #: The lab client that sent each recent answer, by request id.
+        self.senders: collections.OrderedDict[str, str | None] = collections.OrderedDict()
+
+    def answered_by(self, request_id: str, sender: str | None) -> None:
+        with self.lock:
+            self.senders[request_id] = sender
+            while len(self.senders) > 16:
+                self.senders.popitem(last=False)
 
 
 _bridge = _Bridge()
@@ -284,8 +337,10 @@ def attach() -> bool:
     What the lab executes on every kernel it connects to. Calling it again (a lab
     that reloaded, a second browser tab) closes the previous comm and opens a new
     one, so whoever calls it gets a ``hello``; the kernel never holds more than
-    one ``carto_auth`` comm and keeps the session it has. Returns ``False``, doing
-    nothing, outside an ipykernel.
+    one ``carto_auth`` comm and keeps the session it has: a second person's lab
+    attaching does not give the kernel that person's session while the one held
+    lasts (``LabSession.offer``). Returns ``False``, doing nothing, outside an
+    ipykernel.
     """
     if running_ipykernel() is None:
         return False
@@ -363,14 +418,25 @@ def _on_msg(msg: Any) -> None:
             if not (isinstance(data, dict) and data.get("type") == "error"):
                 _send(protocol.error(exc.code, exc.message))
             return
-        _dispatch(message)
+        header = msg.get("header") if isinstance(msg, dict) else None
+        _dispatch(message, _client_of(header))
     except Exception as exc:
         _log.debug("carto_auth: failed to handle a lab message (%s)", type(exc).__name__)
 
 
-def _dispatch(message: dict[str, Any]) -> None:
+def _client_of(header: Any) -> str | None:
+    """The lab client that sent a message: its header's ``session`` (a kernel connection id)."""
+    session = header.get("session") if isinstance(header, dict) else None
+    return session if isinstance(session, str) and session else None
+
+
+def _dispatch(message: dict[str, Any], sender: str | None = None) -> None:
+    if "id" in message:
+        _bridge.answered_by(message["id"], sender)
     if message["type"] == "session":
-        SESSION.update(message)
+        if SESSION.offer(message, sender) is None and "id" not in message:
+            # A push from another person's lab: say why it is not taken.
+            _send(protocol.error("denied", ANOTHER_PERSON_TEXT))
     elif "id" not in message:
         _log.debug("carto_auth: the lab reported %s", message["code"])
     if "id" in message:
@@ -409,7 +475,10 @@ def accept_reply(message: Any) -> dict[str, Any]:
         ) from None
     if message["type"] == "error":
         raise LabError(message["code"], message["message"])
-    SESSION.update(message)
+    with _bridge.lock:
+        sender = _bridge.senders.get(message.get("id", ""))
+    if SESSION.offer(message, sender) is None:
+        raise LabError("denied", ANOTHER_PERSON_TEXT)
     return message
 
 
@@ -631,6 +700,7 @@ def _wait_stdin_reply(
         envelope = protocol.parse_stdin_reply(value)
         if envelope is not None:
             if envelope[0] in request_ids:
+                _bridge.answered_by(envelope[0], _client_of(reply.get("header")))
                 return "lab", envelope[1]
             _log.debug("carto_auth: dropped a stale answer from the lab")
             continue
@@ -655,6 +725,7 @@ def _drain_stdin(ipykernel: Any, request_ids: set[str]) -> tuple[str, Any] | Non
             break
         envelope = protocol.parse_stdin_reply(_input_value(reply))
         if envelope is not None and envelope[0] in request_ids:
+            _bridge.answered_by(envelope[0], _client_of(reply.get("header")))
             found = ("lab", envelope[1])
     return found
 

@@ -4,12 +4,18 @@ Used by ``make demo`` (interactive) and by the Galata UI tests (``--test``).
 Both servers bind to 127.0.0.1; every wait is bounded; Ctrl-C or SIGTERM stops
 both. Development tool only: not shipped in the wheel.
 
-    python sandbox/launch.py [--test] [--lab-port N] [--info-file F] [--access-token-ttl S]
+    python sandbox/launch.py [--test] [--collaborative] [--lab-port N] [--info-file F]
+                             [--access-token-ttl S]
+
+``--collaborative`` turns on real-time collaboration (jupyter-collaboration, a
+test dependency) and gives the sandbox a second account; without it that
+package is switched off, so the lab is the one users get without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -23,6 +29,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: The second sandbox account of ``--collaborative`` (another person on the same server).
+SECOND_USER = {"email": "colleague@example.com", "password": "carto-sandbox-2"}
+#: What jupyter-collaboration adds: its server extensions and its lab extensions.
+COLLABORATION_SERVER_EXTENSIONS = ("jupyter_server_ydoc", "jupyter_server_fileid")
+COLLABORATION_LAB_EXTENSIONS = (
+    "@jupyter/docprovider-extension",
+    "@jupyter/collaboration-extension",
+)
 
 
 def free_port() -> int:
@@ -45,6 +59,8 @@ def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.P
     ]
     for host in ("localhost", "127.0.0.1"):
         cmd += ["--spa-redirect-uri", f"http://{host}:{lab_port}/carto-auth/callback"]
+    if args.collaborative:
+        cmd += ["--user", f"{SECOND_USER['email']}:{SECOND_USER['password']}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603
     deadline = time.monotonic() + 30
     line = ""
@@ -55,7 +71,10 @@ def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.P
     if not line.strip().startswith("{"):
         proc.kill()
         sys.exit("The CARTO sandbox did not start within 30 s (see its messages above).")
-    return proc, json.loads(line)
+    info = json.loads(line)
+    if args.collaborative:
+        info["second_user"] = {**SECOND_USER, "name": SECOND_USER["email"]}
+    return proc, info
 
 
 def wait_for_lab(lab: subprocess.Popen, port: int, seconds: float = 90) -> bool:
@@ -90,6 +109,33 @@ def lab_settings(info: dict) -> dict:
     }
 
 
+def collaboration_switches(on: bool, settings_dir: Path) -> list[str]:
+    """Command-line options that turn jupyter-collaboration on or off for this lab.
+
+    Installed, it is on in every lab of the environment and shares the document
+    model through the server; off, nothing of it is loaded (its lab extensions
+    are disabled in this lab's page config).
+    """
+    if on:
+        if importlib.util.find_spec("jupyter_server_ydoc") is None:
+            sys.exit(
+                "--collaborative needs jupyter-collaboration: pip install -c requirements/lock.txt "
+                "'.[test]' (make install does it)."
+            )
+        # Its stores live in the lab's scratch folder, not the current directory.
+        return [
+            "--ServerApp.jpserver_extensions=jupyter_server_ydoc=True",
+            f"--SQLiteYStore.db_path={settings_dir.parent / 'ystore.db'}",
+            f"--BaseFileIdManager.db_path={settings_dir.parent / 'file_id_manager.db'}",
+        ]
+    (settings_dir / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": list(COLLABORATION_LAB_EXTENSIONS)}, indent=2)
+    )
+    return [
+        f"--ServerApp.jpserver_extensions={name}=False" for name in COLLABORATION_SERVER_EXTENSIONS
+    ]
+
+
 def kernel_env(info: dict) -> dict[str, str]:
     """Environment for the server and its kernels (kernel-side settings, proxy allow-list)."""
     origins = {info["issuer"].rstrip("/"), info["api_base_url"].rstrip("/")}
@@ -115,6 +161,11 @@ def main() -> int:
     parser.add_argument("--callback-port", type=int, default=0, help="localhost callback port")
     parser.add_argument("--access-token-ttl", type=int, default=3600)
     parser.add_argument("--info-file", help="write the sandbox and lab URLs here (JSON)")
+    parser.add_argument(
+        "--collaborative",
+        action="store_true",
+        help="real-time collaboration on (jupyter-collaboration) and a second sandbox account",
+    )
     args = parser.parse_args()
 
     lab_port = args.lab_port or free_port()
@@ -139,6 +190,7 @@ def main() -> int:
         *(["--ServerApp.log_level=WARN"] if args.test else []),
         "--no-browser",
         *(f"--{app}.app_settings_dir={settings_dir}" for app in app_classes),
+        *collaboration_switches(args.collaborative, settings_dir),
     ]
     workspaces = workdir / "workspaces"
     cmd += [f"--{app}.workspaces_dir={workspaces}" for app in app_classes]

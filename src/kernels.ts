@@ -210,6 +210,14 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     comm: Kernel.IComm,
     msg: KernelMessage.ICommOpenMsg
   ): void {
+    if (!causedByClient(state.kernel, msg)) {
+      // Another lab's attach (or cell) opened it: that lab answers its hello.
+      // It is the kernel's comm now, so pushes go to it (the kernel keeps one
+      // person's session) and this lab's own cells' requests are answered on
+      // it (docs/protocol.md, "Several labs on one kernel").
+      this._track(state, comm);
+      return;
+    }
     let hello: Message;
     try {
       hello = parseMessage(msg.content.data, 'kernel_to_lab');
@@ -239,17 +247,22 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       );
       return;
     }
-    state.comm = comm;
+    this._track(state, comm);
     this._setProblem(state, null);
+    void this._sessionMessage('attach').then(message =>
+      this._send(comm, message)
+    );
+  }
+
+  /** Make `comm` the kernel's comm: pushes go to it, messages are handled. */
+  private _track(state: IKernelState, comm: Kernel.IComm): void {
+    state.comm = comm;
     comm.onMsg = message => this._onCommMsg(state, comm, message);
     comm.onClose = () => {
       if (state.comm === comm) {
         state.comm = null;
       }
     };
-    void this._sessionMessage('attach').then(message =>
-      this._send(comm, message)
-    );
   }
 
   private _onCommMsg(
@@ -257,6 +270,9 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     comm: Kernel.IComm,
     msg: KernelMessage.ICommMsgMsg
   ): void {
+    if (!causedByClient(state.kernel, msg)) {
+      return; // another lab's cell asked: that lab answers
+    }
     let message: Message;
     try {
       message = parseMessage(msg.content.data, 'kernel_to_lab');
@@ -493,6 +509,19 @@ export class KernelBridge implements ICartoKernels, IDisposable {
   private _lastPushed: string;
   private _isDisposed = false;
   private _problemsChanged = new Signal<this, void>(this);
+}
+
+/**
+ * Whether this lab's own kernel connection caused a kernel message: its parent
+ * header's session is the connection's client id (every connected lab sees
+ * every comm message on IOPub, each answers only its own).
+ */
+function causedByClient(
+  kernel: Kernel.IKernelConnection,
+  msg: KernelMessage.IMessage
+): boolean {
+  const parent = msg.parent_header as Partial<KernelMessage.IHeader>;
+  return !!kernel.clientId && parent?.session === kernel.clientId;
 }
 
 function isProtocolCode(code: string): code is ErrorCode {

@@ -155,9 +155,18 @@ class StandInLab:
         if kernel not in self._kernels:
             self._kernels.append(kernel)
 
-    def open(self, kernel: str, comm_id: str, data: Any) -> list[dict[str, Any]]:
-        """The kernel opened a ``carto_auth`` comm with ``data`` (its hello)."""
+    def open(
+        self, kernel: str, comm_id: str, data: Any, *, own: bool = True
+    ) -> list[dict[str, Any]]:
+        """The kernel opened a ``carto_auth`` comm with ``data`` (its hello); ``own``: this
+        lab's client caused it (the comm_open's parent header), not another lab's."""
         self.watch(kernel)
+        if not own:
+            # Another lab's attach: that lab answers the hello. It is the kernel's comm
+            # now: pushes go to it and this lab's own cells' requests are answered on it.
+            self._attached[kernel] = comm_id
+            self._listening.add((kernel, comm_id))
+            return []
         try:
             hello = protocol.parse_message(data, "kernel_to_lab")
             if hello["type"] != "hello":
@@ -175,10 +184,15 @@ class StandInLab:
         message = self._session_message("attach")
         return [] if message is None else [self._comm(kernel, comm_id, message)]
 
-    def receive(self, kernel: str, comm_id: str, data: Any) -> list[dict[str, Any]]:
-        """The kernel sent ``data`` on an open comm."""
+    def receive(
+        self, kernel: str, comm_id: str, data: Any, *, own: bool = True
+    ) -> list[dict[str, Any]]:
+        """The kernel sent ``data`` on an open comm; ``own``: from a cell of this lab's
+        client (the comm_msg's parent header)."""
         if (kernel, comm_id) not in self._listening:
             return []  # the lab never took this comm: nobody listens
+        if not own:
+            return []  # another lab's cell asked: that lab answers
         try:
             message = protocol.parse_message(data, "kernel_to_lab")
         except protocol.ProtocolError as exc:
@@ -487,7 +501,10 @@ class LabClient:
             self.comm_id = content["comm_id"]
             self.hello = content["data"]
             if self.stand_in is not None:
-                self.deliver(self.stand_in.open(self.name, content["comm_id"], content["data"]))
+                own = self._caused_by_us(msg)
+                self.deliver(
+                    self.stand_in.open(self.name, content["comm_id"], content["data"], own=own)
+                )
             if self.on_open is not None:
                 self.on_open(self)
             return False
@@ -512,7 +529,8 @@ class LabClient:
                 if cell is not None:
                     cell.requests.append(data)
             if self.stand_in is not None:  # the lab answers first, the test's hook sees it
-                self.deliver(self.stand_in.receive(self.name, content["comm_id"], data))
+                own = self._caused_by_us(msg)
+                self.deliver(self.stand_in.receive(self.name, content["comm_id"], data, own=own))
             if is_request and self.on_request is not None:
                 self.on_request(self, data)
             return False
@@ -531,6 +549,10 @@ class LabClient:
         elif kind == "status" and content["execution_state"] == "idle":
             return cell is waiting
         return False
+
+    def _caused_by_us(self, msg: dict[str, Any]) -> bool:
+        """This client's request caused the kernel's message (its parent header's session)."""
+        return msg["parent_header"].get("session") == self.kc.session.session
 
     def _stdin(self, msg: dict[str, Any]) -> None:
         if msg["msg_type"] != "input_request":

@@ -51,10 +51,11 @@ def matches(expected: Any, actual: Any) -> bool:
 
 
 def run_step(lab: StandInLab, step: dict[str, Any]) -> list[dict[str, Any]]:
+    own = step.get("caused_by") != "another_lab"
     if "kernel_opens" in step:
-        return lab.open(step["kernel"], step["comm_id"], step["kernel_opens"])
+        return lab.open(step["kernel"], step["comm_id"], step["kernel_opens"], own=own)
     if "kernel_sends" in step:
-        return lab.receive(step["kernel"], step["comm_id"], step["kernel_sends"])
+        return lab.receive(step["kernel"], step["comm_id"], step["kernel_sends"], own=own)
     if "kernel_closes" in step:
         return lab.close(step["kernel"], step["comm_id"])
     event = step["lab_event"]

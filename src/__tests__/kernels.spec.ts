@@ -71,6 +71,10 @@ class FakeKernel {
   get id(): string {
     return `id-${this.name}`;
   }
+  /** This lab's kernel connection: its messages' header session. */
+  get clientId(): string {
+    return `client-${this.name}`;
+  }
   readonly handleComms: boolean;
   readonly info: Promise<unknown>;
   isDisposed = false;
@@ -101,8 +105,11 @@ class FakeKernel {
     });
   }
 
-  /** The kernel opens a carto_auth comm with `data`. */
-  open(commId: string, data: unknown): FakeComm {
+  /**
+   * The kernel opens a carto_auth comm with `data`, caused by the execute
+   * request of client `causedBy` (this lab's connection by default).
+   */
+  open(commId: string, data: unknown, causedBy = this.clientId): FakeComm {
     const comm = new FakeComm(this, commId);
     this.comms.set(commId, comm);
     const target = this._targets.get(TARGET);
@@ -111,16 +118,25 @@ class FakeKernel {
     }
     target(comm, {
       header: this._header('comm_open'),
+      parent_header: { msg_id: 'execute', session: causedBy },
       content: { comm_id: commId, target_name: TARGET, data }
     });
     return comm;
   }
 
-  /** The kernel sends `data` on a comm; returns the message's header. */
-  send(commId: string, data: unknown): Record<string, unknown> {
+  /**
+   * The kernel sends `data` on a comm, from a cell client `causedBy` ran;
+   * returns the message's header.
+   */
+  send(
+    commId: string,
+    data: unknown,
+    causedBy = this.clientId
+  ): Record<string, unknown> {
     const header = this._header('comm_msg');
     this.comms.get(commId)?.onMsg?.({
       header,
+      parent_header: { msg_id: 'execute', session: causedBy },
       content: { comm_id: commId, data }
     } as any);
     return header;
@@ -333,10 +349,13 @@ describe('recorded scenarios (docs/protocol-scenarios.json)', () => {
       for (const [number, step] of (scenario.steps as any[]).entries()) {
         const start = log.length;
         const kernel = kernels.get(step.kernel);
+        // caused_by "another_lab": another client's attach or cell did it.
+        const causedBy =
+          step.caused_by === 'another_lab' ? 'another-client' : undefined;
         if ('kernel_opens' in step) {
-          kernel!.open(step.comm_id, step.kernel_opens);
+          kernel!.open(step.comm_id, step.kernel_opens, causedBy);
         } else if ('kernel_sends' in step) {
-          kernel!.send(step.comm_id, step.kernel_sends);
+          kernel!.send(step.comm_id, step.kernel_sends, causedBy);
         } else if ('kernel_closes' in step) {
           kernel!.close(step.comm_id);
         } else {
@@ -685,5 +704,68 @@ describe('KernelBridge', () => {
     expect(log.map((s: any) => s.comm_msg.code)).toEqual(['timeout']);
     expect(notifications).toEqual([]);
     expect(jest.getTimerCount()).toBe(0);
+  });
+});
+
+describe('several labs on one kernel (docs/protocol.md)', () => {
+  const request = (id: string, via: 'comm' | 'stdin') => ({
+    v: 1,
+    type: 'request',
+    id,
+    interactive: true,
+    org: null,
+    min_ttl: 0,
+    reply_via: via
+  });
+
+  it("leaves a hello that another lab's attach caused to that lab, and pushes its refreshes there", async () => {
+    // Given a signed-in lab, when another client's attach opens the comm
+    const { kernels, fake, log, bridge } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO, 'client-of-another-browser');
+    await settle();
+    // Then this lab does not answer the hello (the other lab does)
+    expect(log).toEqual([]);
+    // And the comm is the kernel's: this lab's refresh goes to it (the
+    // kernel takes it only if it is the session it holds)
+    expect(bridge.attachedCount).toBe(1);
+    fake.token = 'a-refreshed-token';
+    fake.update({ ...fake.info, expiresAt: fake.info.expiresAt! + 1000 });
+    await settle();
+    expect(log.map((s: any) => [s.comm_id, s.comm_msg.reason])).toEqual([
+      ['c1', 'refresh']
+    ]);
+  });
+
+  it("leaves another lab's cells' requests to that lab, and shows no prompt for them", async () => {
+    const { kernels, log } = setUp(null);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    log.length = 0;
+    k1.send('c1', request('theirs-comm', 'comm'), 'client-of-another-browser');
+    k1.send(
+      'c1',
+      request('theirs-stdin', 'stdin'),
+      'client-of-another-browser'
+    );
+    await settle();
+    expect(log).toEqual([]);
+    expect(k1.inputReplies).toEqual([]);
+    expect(notifications).toEqual([]);
+  });
+
+  it("answers its own cell's request on a comm another lab's attach opened", async () => {
+    const { kernels, log } = setUp(ANA);
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO, 'client-of-another-browser');
+    await settle();
+    log.length = 0;
+    const header = k1.send('c1', request('mine', 'stdin'));
+    await settle();
+    expect(k1.inputReplies.map(r => r.parent)).toEqual([header]);
+    expect(log.map((s: any) => s.input_reply.message.user.email)).toEqual([
+      ANA.user.email
+    ]);
   });
 });
