@@ -251,17 +251,22 @@ test('alice opening bob’s server never shows her session there nor puts her to
     expect(alice.tokens.has(aliceToken)).toBe(true);
     expect(bob.tokens.has(bobToken)).toBe(true);
 
-    // When alice (a hub admin: access:servers) opens bob's server and his
-    // notebook in a new tab, while her own lab stays open in another
+    // When alice (a hub admin: access:servers) opens bob's server in a new
+    // tab, while her own lab stays open in another, opens bob's notebook and
+    // starts a new one there (a new kernel of bob's server)
     const intruder = await alice.context.newPage();
     await intruder.goto(`${info.hub_url}/user/bob/lab`);
     await waitForLab(intruder, '/user/bob/lab');
     await openNotebook(intruder, 'bob.ipynb', false);
+    await openNotebook(intruder, 'opened-by-alice.ipynb', true);
 
-    // Then bob's kernel keeps bob's session: alice's token never reaches it
-    // (a bounded watch: the lab would attach and push right after the kernel
-    // connection turns idle)
+    // Then alice's token reaches none of bob's kernels, and bob's kernel keeps
+    // bob's session (a bounded watch: a lab attaches and pushes as soon as a
+    // kernel connection turns idle)
     for (let i = 0; i < 6; i++) {
+      const fresh = await whoInKernel(intruder, 'opened-by-alice.ipynb');
+      expect(fresh.email).not.toBe(aliceAccount.email);
+      expect(alice.tokens.has(fresh.token ?? '')).toBe(false);
       const who = await whoInKernel(bob.page, 'bob.ipynb');
       expect(who.email).toBe(bobAccount.email);
       expect(alice.tokens.has(who.token ?? '')).toBe(false);
