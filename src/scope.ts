@@ -140,6 +140,8 @@ export function parseIdentity(body: any): IServerIdentity {
 }
 
 const SCOPES = new Map<string, Promise<ServerScope>>();
+/** How long the lab waits for the identity endpoint before it falls back. */
+const IDENTITY_TIMEOUT_MS = 10_000;
 
 /**
  * The scope of the server of `settings`, read once per page (every plugin
@@ -153,10 +155,12 @@ export function readServerScope(
   if (!scope) {
     scope = (async () => {
       let identity: IServerIdentity;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), IDENTITY_TIMEOUT_MS);
       try {
         const response = await ServerConnection.makeRequest(
           URLExt.join(settings.baseUrl, 'carto-auth', 'identity'),
-          { method: 'GET', cache: 'no-store' },
+          { method: 'GET', cache: 'no-store', signal: controller.signal },
           settings
         );
         if (!response.ok) {
@@ -170,6 +174,8 @@ export function readServerScope(
           identity.isOwner ? 'this user owns it' : 'another user owns it',
           String(error)
         );
+      } finally {
+        clearTimeout(timer);
       }
       return new ServerScope(baseUrl, identity);
     })();
