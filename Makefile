@@ -61,6 +61,7 @@ pytest: install
 
 ui-test: install chromium
 	$(BIN)/jlpm ui-test
+	$(BIN)/jlpm ui-test:hub
 
 test: lint jest sandbox-test pytest ui-test
 

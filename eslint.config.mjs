@@ -66,7 +66,7 @@ export default tseslint.config(
   },
   {
     // Playwright loads its configuration as CommonJS.
-    files: ['ui-tests/playwright.config.js'],
+    files: ['ui-tests/playwright*.config.js'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },

@@ -114,7 +114,8 @@ export async function askForCode(
 /** The account panel: who, org, API base URL, expiry; offers sign-out. */
 export async function showAccount(
   info: ICartoSessionInfo,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  notOwner: string | null = null
 ): Promise<boolean> {
   const rows: [string, string][] = [
     [
@@ -150,6 +151,7 @@ export async function showAccount(
         </tbody>
       </table>
       {info.error && <p className="jp-CartoAuth-error">{info.error}</p>}
+      {notOwner && <p className="jp-CartoAuth-notOwner">{notOwner}</p>}
     </div>
   );
   const result = await showDialog({

@@ -24,6 +24,7 @@ import { cartoIcon } from './icons';
 import { CartoSession } from './session';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the bridge is the service this plugin provides at activation
 import { KernelBridge } from './kernels';
+import { readServerScope } from './scope';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
 import { CartoStatus } from './statusbar';
 import { ICartoKernels, ICartoSession, ISignInOptions } from './tokens';
@@ -51,6 +52,7 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
     const setting = await registry.load(PluginIDs.session);
     const { serverSettings } = app.serviceManager;
     const session = new CartoSession({
+      scope: await readServerScope(serverSettings),
       state,
       trans,
       settings: readSettings(setting, serverSettings.baseUrl),
@@ -187,7 +189,10 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       describedBy: { args: { type: 'object', properties: {} } },
       execute: async () => {
         const { showAccount } = await import('./dialogs');
-        if (await showAccount(session.info, trans)) {
+        const scope = await readServerScope(app.serviceManager.serverSettings);
+        if (
+          await showAccount(session.info, trans, scope.notOwnerReason(trans))
+        ) {
           await session.signOut();
         }
       }
@@ -220,15 +225,17 @@ const kernelsPlugin: JupyterFrontEndPlugin<ICartoKernels> = {
   requires: [ICartoSession],
   optional: [ITranslator, INotebookTracker, IConsoleTracker],
   provides: ICartoKernels,
-  activate: (
+  activate: async (
     app: JupyterFrontEnd,
     session: ICartoSession,
     translator: ITranslator | null,
     notebooks: INotebookTracker | null,
     consoles: IConsoleTracker | null
-  ): ICartoKernels => {
+  ): Promise<ICartoKernels> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
+    const scope = await readServerScope(app.serviceManager.serverSettings);
     const bridge = new KernelBridge({
+      notOwner: scope.notOwnerReason(trans),
       session,
       trans,
       signIn: async options => {
@@ -271,6 +278,7 @@ const statusbarPlugin: JupyterFrontEndPlugin<void> = {
     }
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const setting = await registry.load(PluginIDs.statusbar);
+    const scope = await readServerScope(app.serviceManager.serverSettings);
     const item = new CartoStatus(
       session,
       {
@@ -279,7 +287,8 @@ const statusbarPlugin: JupyterFrontEndPlugin<void> = {
         showAccount: () => void app.commands.execute(CommandIDs.showAccount)
       },
       trans,
-      kernels
+      kernels,
+      scope.notOwnerReason(trans)
     );
     statusBar.registerStatusItem(PluginIDs.statusbar, {
       item,

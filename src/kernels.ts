@@ -59,6 +59,12 @@ export interface IKernelBridgeOptions {
   readonly signIn: (options: ISignInOptions) => Promise<void>;
   /** Bound of an interactive sign-in a kernel asked for, in seconds. */
   readonly signInTimeoutSeconds: () => number;
+  /**
+   * Why this lab must not reach the server's kernels (its Jupyter user is
+   * not the server's owner: JupyterHub admin access or sharing), or null.
+   * Then the bridge never attaches, pushes or answers.
+   */
+  readonly notOwner?: string | null;
 }
 
 /**
@@ -156,7 +162,7 @@ export class KernelBridge implements ICartoKernels, IDisposable {
   /** Run the attach code silently in a Python kernel. */
   private async _attach(state: IKernelState): Promise<void> {
     const { kernel } = state;
-    if (state.attaching || kernel.isDisposed) {
+    if (state.attaching || kernel.isDisposed || this._options.notOwner) {
       return;
     }
     state.attaching = true;
@@ -210,6 +216,11 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     comm: Kernel.IComm,
     msg: KernelMessage.ICommOpenMsg
   ): void {
+    if (this._options.notOwner) {
+      // Another user's server: stay silent (the target stays registered so
+      // that this lab does not close the comm its owner's lab answers).
+      return;
+    }
     if (!causedByClient(state.kernel, msg)) {
       // Another lab's attach (or cell) opened it: that lab answers its hello.
       // It is the kernel's comm now, so pushes go to it (the kernel keeps one

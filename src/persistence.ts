@@ -1,9 +1,11 @@
 // Where a session survives a reload: lab state (IStateDB, saved to the
 // workspace with a debounce) and this browser's sealed copy in IndexedDB
 // (written at once, shared by all tabs). Reconciles the two on restore and
-// seals or opens the token material with the browser's key (vault.ts).
+// seals or opens the token material with the browser's key (vault.ts), bound
+// to the server's scope and the session's clear fields (scope.ts).
 import { IStateDB } from '@jupyterlab/statedb';
 
+import { additionalData, ServerScope } from './scope';
 import { PluginIDs } from './settings';
 import { ISecrets, IStoredSession } from './storedsession';
 import { ISealed, LatestSession, Vault } from './vault';
@@ -18,11 +20,19 @@ export class SessionPersistence {
   /**
    * @param _state - lab state.
    * @param _remember - the `rememberSession` setting: whether lab state keeps the session.
+   * @param scope - the server whose session this is (scope.ts).
+   * @param vault - default: this server's {@link Vault} in IndexedDB.
    */
   constructor(
     private _state: IStateDB,
-    private _remember: () => boolean
-  ) {}
+    private _remember: () => boolean,
+    scope: ServerScope,
+    vault?: Vault
+  ) {
+    this._scope = scope;
+    this._vault = vault ?? new Vault(scope);
+    this._latest = new LatestSession(scope);
+  }
 
   /**
    * The session to restore on load, or null.
@@ -85,16 +95,33 @@ export class SessionPersistence {
     }
   }
 
-  /** Seal token material with this browser's key. */
-  seal(secrets: ISecrets): Promise<ISealed> {
-    return this._vault.seal(secrets);
+  /**
+   * Seal token material with this browser's key for this server, bound to
+   * `clearFields`: the rest of the stored session (everything but `sealed`).
+   */
+  seal(
+    secrets: ISecrets,
+    clearFields: Omit<IStoredSession, 'sealed'>
+  ): Promise<ISealed> {
+    return this._vault.seal(secrets, additionalData(this._scope, clearFields));
   }
 
-  /** The token material of a session; null when sealed by another browser. */
+  /**
+   * The token material of a session; null when sealed by another browser or
+   * for another server, or when a clear field was edited since.
+   */
   open(stored: IStoredSession): Promise<ISecrets | null> {
-    return this._vault.open<ISecrets>(stored.sealed);
+    const { sealed, ...clearFields } = stored;
+    if (!sealed || typeof sealed !== 'object') {
+      return Promise.resolve(null);
+    }
+    return this._vault.open<ISecrets>(
+      sealed,
+      additionalData(this._scope, clearFields)
+    );
   }
 
-  private _vault = new Vault();
-  private _latest = new LatestSession();
+  private _scope: ServerScope;
+  private _vault: Vault;
+  private _latest: LatestSession;
 }

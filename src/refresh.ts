@@ -2,10 +2,16 @@
 // expiry, a timer at expiry, a retry schedule after a failed refresh, a
 // once-per-token warning when the token cannot be renewed, and the Web Lock
 // that lets one tab at a time refresh.
+import { ServerScope } from './scope';
 import { IStoredSession, lifetimeOf } from './storedsession';
 
-/** Name of the Web Lock held while refreshing. */
+/** Base name of the Web Lock held while refreshing; scoped per server. */
 export const REFRESH_LOCK = 'jupyterlab-carto-auth-refresh';
+
+/** The refresh lock of one server's tabs (Web Locks are per origin). */
+export function refreshLockName(scope: ServerScope): string {
+  return scope.name(REFRESH_LOCK);
+}
 
 /** What the scheduler does when its timers fire. */
 export interface IRefreshSchedulerOptions {
@@ -107,12 +113,13 @@ export function retryDelay(stored: IStoredSession, now = Date.now()): number {
   return Math.min(30_000, Math.max(1_000, (stored.expiresAt - now) / 3));
 }
 
-/** Run `task` holding the refresh lock of all tabs (without Web Locks: at once). */
+/** Run `task` holding the refresh lock of this server's tabs (without Web Locks: at once). */
 export async function withRefreshLock(
+  scope: ServerScope,
   task: () => Promise<void>
 ): Promise<void> {
   if (navigator.locks) {
-    await navigator.locks.request(REFRESH_LOCK, task);
+    await navigator.locks.request(refreshLockName(scope), task);
   } else {
     await task();
   }

@@ -17,6 +17,7 @@ import { SessionPersistence } from './persistence';
 import { openSignInPopup } from './popup';
 import { defaultSignInMethod } from './redirect';
 import { RefreshScheduler, withRefreshLock } from './refresh';
+import { ServerScope } from './scope';
 import { ICartoSettings } from './settings';
 import type { SignInFlows } from './signin';
 import {
@@ -37,6 +38,8 @@ export interface ICartoSessionOptions {
   readonly settings: ICartoSettings;
   readonly askForCode: AskForCode;
   readonly serverSettings?: ServerConnection.ISettings;
+  /** The server whose browser stores, channels and locks this session uses. */
+  readonly scope: ServerScope;
 }
 
 /**
@@ -52,11 +55,14 @@ export class CartoSession implements ICartoSession {
       () => this._settings.tokenTransport,
       options.serverSettings
     );
+    this._scope = options.scope;
     this._persistence = new SessionPersistence(
       options.state,
-      () => this._settings.rememberSession
+      () => this._settings.rememberSession,
+      options.scope
     );
     this._tabs = new TabSync({
+      scope: options.scope,
       current: () => this._stored,
       adopt: stored => this._adopt(stored),
       signedOut: () => this._forget()
@@ -231,7 +237,7 @@ export class CartoSession implements ICartoSession {
       return;
     }
     const sessionId = this._stored.sessionId;
-    await withRefreshLock(async () => {
+    await withRefreshLock(this._scope, async () => {
       // Another tab may have refreshed while this one waited for the lock.
       const latest = await this._persistence.latest();
       if (
@@ -300,7 +306,7 @@ export class CartoSession implements ICartoSession {
         settings: this._settings,
         transport: this._transport,
         trans: this._trans,
-        seal: value => this._persistence.seal(value)
+        seal: (value, fields) => this._persistence.seal(value, fields)
       }
     );
     this._secrets = secrets;
@@ -410,6 +416,7 @@ export class CartoSession implements ICartoSession {
   private _askForCode: AskForCode;
   private _serverSettings?: ServerConnection.ISettings;
   private _transport: Transport;
+  private _scope: ServerScope;
   private _persistence: SessionPersistence;
   private _tabs: TabSync;
   private _scheduler: RefreshScheduler;

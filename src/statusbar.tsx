@@ -24,7 +24,9 @@ export class CartoStatus extends ReactWidget {
     private _session: ICartoSession,
     private _actions: IStatusActions,
     private _trans: TranslationBundle,
-    private _kernels: ICartoKernels | null = null
+    private _kernels: ICartoKernels | null = null,
+    /** Why kernels do not get this lab's session (another user's server), or null. */
+    private _notOwner: string | null = null
   ) {
     super();
     this.addClass('jp-CartoAuth-status');
@@ -88,7 +90,10 @@ export class CartoStatus extends ReactWidget {
         onClick = () => this._actions.signIn();
     }
     const problems = this._kernels?.problems ?? [];
-    if (problems.length) {
+    if (this._notOwner) {
+      label += ' · ' + trans.__('not shared with kernels');
+      title = [this._notOwner, title].filter(Boolean).join('\n');
+    } else if (problems.length) {
       label +=
         ' · ' +
         trans._n(
@@ -101,10 +106,11 @@ export class CartoStatus extends ReactWidget {
     return (
       <button
         type="button"
-        className={`jp-CartoAuth-statusButton jp-mod-${info.status}${info.error || problems.length ? ' jp-mod-warning' : ''}`}
+        className={`jp-CartoAuth-statusButton jp-mod-${info.status}${info.error || problems.length || this._notOwner ? ' jp-mod-warning' : ''}`}
         title={title}
         aria-label={title}
         data-status={info.status}
+        data-not-owner={this._notOwner ? 'true' : undefined}
         onClick={onClick}
       >
         <cartoIcon.react tag="span" className="jp-CartoAuth-statusIcon" />

@@ -1,10 +1,16 @@
 // Keeps the lab's tabs on one session over a BroadcastChannel: a new tab
 // says hello and is sent the session; a sign-in, refresh or sign-out in one
 // tab reaches the others.
+import { ServerScope } from './scope';
 import { IStoredSession } from './storedsession';
 
-/** Name of the channel (per origin, like every BroadcastChannel). */
+/** Base name of the channel; the server's scope makes it unique (scope.ts). */
 export const TAB_CHANNEL = 'jupyterlab-carto-auth-session';
+
+/** The channel of one server's tabs (a BroadcastChannel is per origin). */
+export function tabChannelName(scope: ServerScope): string {
+  return scope.name(TAB_CHANNEL);
+}
 
 /** What tabs tell each other. */
 export type TabMessage =
@@ -27,7 +33,9 @@ export interface ITabSyncOptions {
   adopt(stored: IStoredSession): Promise<void>;
   /** Another tab signed out. */
   signedOut(): Promise<void>;
-  /** Default: a BroadcastChannel named {@link TAB_CHANNEL}. */
+  /** The server whose tabs share the channel. */
+  scope: ServerScope;
+  /** Default: a BroadcastChannel named {@link tabChannelName}. */
   channel?: ITabChannel;
 }
 
@@ -36,7 +44,8 @@ export interface ITabSyncOptions {
  */
 export class TabSync {
   constructor(private _options: ITabSyncOptions) {
-    this._channel = _options.channel ?? new BroadcastChannel(TAB_CHANNEL);
+    this._channel =
+      _options.channel ?? new BroadcastChannel(tabChannelName(_options.scope));
     this._channel.onmessage = event => void this.receive(event.data);
   }
 

@@ -17,7 +17,11 @@ export interface ISessionFromResponseOptions {
   readonly settings: ICartoSettings;
   readonly transport: Transport;
   readonly trans: TranslationBundle;
-  readonly seal: (secrets: ISecrets) => Promise<ISealed>;
+  /** Seal the secrets, bound to the session's clear fields. */
+  readonly seal: (
+    secrets: ISecrets,
+    clearFields: Omit<IStoredSession, 'sealed'>
+  ) => Promise<ISealed>;
 }
 
 /** The session a token response makes. */
@@ -91,7 +95,7 @@ export async function sessionFromResponse(
       );
     }
   }
-  const stored: IStoredSession = {
+  const fields: Omit<IStoredSession, 'sealed'> = {
     v: 1,
     sessionId: before?.sessionId ?? UUID.uuid4(),
     clientId: settings.clientId,
@@ -101,8 +105,11 @@ export async function sessionFromResponse(
     expiresAt: now + expiresIn * 1000,
     apiBaseUrl,
     region,
-    canRefresh: !!secrets.refreshToken,
-    sealed: await options.seal(secrets)
+    canRefresh: !!secrets.refreshToken
+  };
+  const stored: IStoredSession = {
+    ...fields,
+    sealed: await options.seal(secrets, fields)
   };
   return { stored, secrets, discoveryError };
 }

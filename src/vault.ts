@@ -3,7 +3,10 @@
 // Lab state (IStateDB) is written by the server into the workspace file, which
 // is world-readable on disk and exportable. So tokens are sealed with AES-GCM
 // under a non-extractable WebCrypto key that lives only in this browser's
-// IndexedDB: a copied workspace file holds no usable token.
+// IndexedDB: a copied workspace file holds no usable token. The database is
+// the server's (scope.ts), and every sealed value is bound to that scope and to
+// the session's clear fields by AES-GCM's additional data.
+import { ServerScope } from './scope';
 
 const DB_NAME = 'jupyterlab-carto-auth';
 const STORE = 'keys';
@@ -39,25 +42,44 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
-async function openDb(): Promise<IDBDatabase> {
-  const open = indexedDB.open(DB_NAME, 1);
+/** The IndexedDB database of one server's key and session. */
+export function databaseName(scope: ServerScope): string {
+  return scope.name(DB_NAME);
+}
+
+async function openDb(scope: ServerScope): Promise<IDBDatabase> {
+  const open = indexedDB.open(databaseName(scope), 1);
   open.onupgradeneeded = () => open.result.createObjectStore(STORE);
   return request(open);
 }
 
 /**
- * Seals and opens token material with a per-browser, non-extractable key.
+ * Seals and opens token material with a per-browser, per-server,
+ * non-extractable key.
  */
 export class Vault {
   /**
-   * Seal a JSON-serialisable value.
+   * @param _scope - the server whose key this is.
+   * @param keys - where the key lives (default: this server's IndexedDB);
+   *   `create` asks for a new key when there is none.
    */
-  async seal(value: unknown): Promise<ISealed> {
+  constructor(
+    private _scope: ServerScope,
+    keys?: (create: boolean) => Promise<CryptoKey | null>
+  ) {
+    this._keys = keys ?? (create => this._storedKey(create));
+  }
+
+  /**
+   * Seal a JSON-serialisable value, bound to `additionalData` (which is not
+   * secret, and must be given again to open it).
+   */
+  async seal(value: unknown, additionalData: Uint8Array): Promise<ISealed> {
     const key = await this._key(true);
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const plain = new TextEncoder().encode(JSON.stringify(value));
     const data = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv },
+      { name: 'AES-GCM', iv, additionalData: additionalData as BufferSource },
       key!,
       plain
     );
@@ -66,30 +88,48 @@ export class Vault {
 
   /**
    * Open a sealed value; null when this browser does not hold the key (the
-   * workspace came from elsewhere) or the data was tampered with.
+   * workspace came from elsewhere), or the data or its additional data
+   * differ from what was sealed (another server's session, edited fields).
    */
-  async open<T>(sealed: ISealed): Promise<T | null> {
+  async open<T>(
+    sealed: ISealed,
+    additionalData: Uint8Array
+  ): Promise<T | null> {
+    let key: CryptoKey | null;
     try {
-      const key = await this._key(false);
-      if (!key) {
-        return null;
-      }
+      key = await this._key(false);
+    } catch {
+      return null;
+    }
+    if (!key) {
+      return null;
+    }
+    try {
       const plain = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: fromBase64(sealed.iv) as BufferSource },
+        {
+          name: 'AES-GCM',
+          iv: fromBase64(sealed.iv) as BufferSource,
+          additionalData: additionalData as BufferSource
+        },
         key,
         fromBase64(sealed.data) as BufferSource
       );
       return JSON.parse(new TextDecoder().decode(plain)) as T;
     } catch {
+      console.warn(
+        'jupyterlab-carto-auth: refused a stored CARTO session: it was sealed for another Jupyter server, or its fields were edited. Sign in again.'
+      );
       return null;
     }
   }
 
   private async _key(create: boolean): Promise<CryptoKey | null> {
-    if (this._cached) {
-      return this._cached;
-    }
-    const db = await openDb();
+    this._cached ??= await this._keys(create);
+    return this._cached;
+  }
+
+  private async _storedKey(create: boolean): Promise<CryptoKey | null> {
+    const db = await openDb(this._scope);
     try {
       const read = db.transaction(STORE, 'readonly').objectStore(STORE);
       let key = (await request(read.get(KEY_ID))) as CryptoKey | undefined;
@@ -108,25 +148,27 @@ export class Vault {
           key = (await request(again.get(KEY_ID))) as CryptoKey | undefined;
         }
       }
-      this._cached = key ?? null;
-      return this._cached;
+      return key ?? null;
     } finally {
       db.close();
     }
   }
 
+  private _keys: (create: boolean) => Promise<CryptoKey | null>;
   private _cached: CryptoKey | null = null;
 }
 
 /**
- * The newest session of this browser, sealed, shared by all tabs through
+ * The newest session of this browser on this server, sealed, shared by all tabs through
  * IndexedDB: read under the refresh lock so that a tab that waited for the
  * lock sees another tab's refresh at once, whatever the order in which
  * BroadcastChannel messages arrive.
  */
 export class LatestSession {
+  constructor(private _scope: ServerScope) {}
+
   async read<T>(): Promise<T | null> {
-    const db = await openDb();
+    const db = await openDb(this._scope);
     try {
       const store = db.transaction(STORE, 'readonly').objectStore(STORE);
       return ((await request(store.get(LATEST_ID))) as T | undefined) ?? null;
@@ -136,7 +178,7 @@ export class LatestSession {
   }
 
   async write(value: unknown | null): Promise<void> {
-    const db = await openDb();
+    const db = await openDb(this._scope);
     try {
       const store = db.transaction(STORE, 'readwrite').objectStore(STORE);
       if (value === null) {

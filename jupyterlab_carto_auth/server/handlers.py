@@ -7,6 +7,7 @@ The contract the lab relies on is written down in ``docs/server-api.md``. In sho
   localhost callback relay (:mod:`jupyterlab_carto_auth.server.relay`).
 - ``POST proxy``: the allow-listed token/discovery proxy
   (:mod:`jupyterlab_carto_auth.server.proxy`).
+- ``GET identity``: whose server this is and who is asking (JupyterHub).
 
 Every JSON answer carries ``Cache-Control: no-store``; errors are
 ``{"error": <code>, "message": <text for humans>}``. The JSON endpoints need
@@ -280,6 +281,32 @@ class RawProxyHandler(_ProxyHandler):
         self.finish(envelope["body"])
 
 
+class IdentityHandler(_JsonHandler):
+    """``GET carto-auth/identity``: the server's owner and the requesting user.
+
+    Under JupyterHub every user's server shares one origin; the lab scopes its
+    browser stores to this server and, when the requesting user is not the
+    server's owner (admin access, sharing), never hands the CARTO session to
+    the server's kernels. Without JupyterHub the server has no other user: the
+    requester is the owner.
+    """
+
+    @web.authenticated
+    def get(self) -> None:
+        owner = os.environ.get("JUPYTERHUB_USER") or None
+        user = self.current_user
+        username = getattr(user, "username", None) or (user if isinstance(user, str) else "")
+        self.send_json(
+            200,
+            {
+                "server_owner": owner,
+                "server_name": os.environ.get("JUPYTERHUB_SERVER_NAME", ""),
+                "user": username,
+                "is_owner": owner is None or username == owner,
+            },
+        )
+
+
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
@@ -304,4 +331,5 @@ def handlers(
         (r"carto-auth/relay/([A-Za-z0-9_-]{1,64})", RelayAttemptHandler, {"relay": relay}),
         ("carto-auth/proxy", ProxyHandler, {"proxy_settings": proxy_settings}),
         ("carto-auth/proxy/raw", RawProxyHandler, {"proxy_settings": proxy_settings}),
+        ("carto-auth/identity", IdentityHandler, {}),
     ]

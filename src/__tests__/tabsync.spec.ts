@@ -1,4 +1,5 @@
 // Tab sync: what this tab does with each message of another tab.
+import { ServerScope } from '../scope';
 import { IStoredSession } from '../storedsession';
 import { ITabChannel, TabMessage, TabSync } from '../tabsync';
 
@@ -16,6 +17,12 @@ function tab(current: IStoredSession | null) {
   const adopt = jest.fn(async () => undefined);
   const signedOut = jest.fn(async () => undefined);
   const sync = new TabSync({
+    scope: new ServerScope('http://127.0.0.1:8888/', {
+      serverOwner: null,
+      serverName: '',
+      user: 'me',
+      isOwner: true
+    }),
     current: () => current,
     adopt,
     signedOut,
