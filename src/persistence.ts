@@ -90,9 +90,13 @@ export class SessionPersistence {
     return this._vault.seal(secrets);
   }
 
-  /** The token material of a session; null when sealed by another browser. */
-  open(stored: IStoredSession): Promise<ISecrets | null> {
-    return this._vault.open<ISecrets>(stored.sealed);
+  /**
+   * The token material of a session; null when sealed by another browser,
+   * or by a version that did not keep the session's client (sign in again).
+   */
+  async open(stored: IStoredSession): Promise<ISecrets | null> {
+    const secrets = await this._vault.open<ISecrets>(stored.sealed);
+    return secrets?.client ? secrets : null;
   }
 
   private _vault = new Vault();

@@ -171,7 +171,7 @@ export class CartoSession implements ICartoSession {
       const response = popup
         ? await flows.popup(popup, settings, organization, signal)
         : await flows.paste(settings, organization, signal);
-      await this._signedIn(response);
+      await this._signedIn(response, undefined, settings);
       attempt.promise.resolve();
     } catch (error) {
       popup?.close();
@@ -208,12 +208,12 @@ export class CartoSession implements ICartoSession {
     const stored = this._stored;
     await this._forget();
     this._tabs.signedOut();
-    if (secrets?.refreshToken && stored && this._settings.revocationUrl) {
+    if (secrets?.refreshToken && stored && secrets.client.revocationUrl) {
       const refreshToken = secrets.refreshToken;
       await (async () => {
         const { revokeRefreshToken } = await import('./grants');
         const clients = await this._clients();
-        await revokeRefreshToken(clients, this._settings, refreshToken);
+        await revokeRefreshToken(clients, secrets.client, refreshToken);
       })().catch(error =>
         console.warn('jupyterlab-carto-auth: revocation failed', String(error))
       );
@@ -263,12 +263,7 @@ export class CartoSession implements ICartoSession {
     const secrets = this._secrets!;
     try {
       const { refreshGrant } = await import('./grants');
-      const response = await refreshGrant(
-        await this._clients(),
-        this._settings,
-        stored.tokenUrl,
-        secrets
-      );
+      const response = await refreshGrant(await this._clients(), secrets);
       await this._signedIn(response, stored);
     } catch (error) {
       const left = Math.max(
@@ -289,7 +284,8 @@ export class CartoSession implements ICartoSession {
   /** Turn a token response into the session, and share it. */
   private async _signedIn(
     response: SigninResponse,
-    previous?: IStoredSession
+    previous?: IStoredSession,
+    settings = this._settings
   ): Promise<void> {
     const { sessionFromResponse } = await import('./tokenresponse');
     const { stored, secrets, discoveryError } = await sessionFromResponse(
@@ -297,7 +293,7 @@ export class CartoSession implements ICartoSession {
       previous,
       this._secrets,
       {
-        settings: this._settings,
+        settings,
         transport: this._transport,
         trans: this._trans,
         seal: value => this._persistence.seal(value)
