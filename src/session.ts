@@ -58,7 +58,8 @@ export class CartoSession implements ICartoSession {
     );
     this._tabs = new TabSync({
       current: () => this._stored,
-      adopt: stored => this._adopt(stored),
+      adopt: (stored, key) => this._adopt(stored, true, key),
+      key: () => this._persistence.sharedKey(),
       signedOut: () => this._forget()
     });
     this._scheduler = new RefreshScheduler({
@@ -310,12 +311,13 @@ export class CartoSession implements ICartoSession {
    */
   private async _adopt(
     stored: IStoredSession,
-    refreshIfDue = true
+    refreshIfDue = true,
+    key?: CryptoKey | null
   ): Promise<void> {
     if (stored.expiresAt <= Date.now() && !stored.canRefresh) {
       return;
     }
-    const secrets = await this._persistence.open(stored);
+    const secrets = await this._persistence.open(stored, key);
     if (!secrets) {
       return; // another browser's session: its key is not here
     }

@@ -47,8 +47,48 @@ async function openDb(): Promise<IDBDatabase> {
 
 /**
  * Seals and opens token material with a per-browser, non-extractable key.
+ *
+ * With `rememberSession` off the key lives only in the memory of the tabs:
+ * it is never written to IndexedDB, and a tab hands it to the others with
+ * the session it shares (see {@link Vault.sharedKey}).
  */
 export class Vault {
+  /** @param _persist - whether the key is kept in IndexedDB (`rememberSession`). */
+  constructor(private _persist: () => boolean = () => true) {}
+
+  /** The key other tabs need to open what this tab shares: the in-memory one, or null. */
+  get sharedKey(): CryptoKey | null {
+    return this._persist() ? null : this._cached;
+  }
+
+  /** Seal and open with another tab's in-memory key from now on. */
+  useKey(key: CryptoKey): void {
+    this._cached = key;
+  }
+
+  /** `rememberSession` turned on: keep this tab's key in IndexedDB. */
+  async keepKey(): Promise<void> {
+    if (!this._cached) {
+      return;
+    }
+    const db = await openDb();
+    try {
+      const write = db.transaction(STORE, 'readwrite').objectStore(STORE);
+      await request(write.put(this._cached, KEY_ID));
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * `rememberSession` is off: keep the key in memory only and delete this
+   * browser's database (key and sealed session), which nothing needs now.
+   */
+  async forgetKey(): Promise<void> {
+    this._cached ??= (await this._storedKey()) ?? null;
+    await request(indexedDB.deleteDatabase(DB_NAME)).catch(() => undefined);
+  }
+
   /**
    * Seal a JSON-serialisable value.
    */
@@ -68,9 +108,9 @@ export class Vault {
    * Open a sealed value; null when this browser does not hold the key (the
    * workspace came from elsewhere) or the data was tampered with.
    */
-  async open<T>(sealed: ISealed): Promise<T | null> {
+  async open<T>(sealed: ISealed, withKey?: CryptoKey): Promise<T | null> {
     try {
-      const key = await this._key(false);
+      const key = withKey ?? (await this._key(false));
       if (!key) {
         return null;
       }
@@ -89,16 +129,16 @@ export class Vault {
     if (this._cached) {
       return this._cached;
     }
+    if (!this._persist()) {
+      this._cached = create ? await newKey() : null;
+      return this._cached;
+    }
     const db = await openDb();
     try {
       const read = db.transaction(STORE, 'readonly').objectStore(STORE);
       let key = (await request(read.get(KEY_ID))) as CryptoKey | undefined;
       if (!key && create) {
-        key = await crypto.subtle.generateKey(
-          { name: 'AES-GCM', length: 256 },
-          false,
-          ['encrypt', 'decrypt']
-        );
+        key = await newKey();
         const write = db.transaction(STORE, 'readwrite').objectStore(STORE);
         try {
           // `add`, not `put`: when another tab created a key first, keep theirs.
@@ -115,7 +155,30 @@ export class Vault {
     }
   }
 
+  /** The key in IndexedDB, if the database exists; creates nothing. */
+  private async _storedKey(): Promise<CryptoKey | undefined> {
+    const names = (await indexedDB.databases?.()) ?? [];
+    if (!names.some(info => info.name === DB_NAME)) {
+      return undefined;
+    }
+    const db = await openDb();
+    try {
+      const read = db.transaction(STORE, 'readonly').objectStore(STORE);
+      return (await request(read.get(KEY_ID))) as CryptoKey | undefined;
+    } finally {
+      db.close();
+    }
+  }
+
   private _cached: CryptoKey | null = null;
+}
+
+/** A new non-extractable AES-GCM key. */
+function newKey(): Promise<CryptoKey> {
+  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+    'encrypt',
+    'decrypt'
+  ]);
 }
 
 /**
