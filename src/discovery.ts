@@ -3,7 +3,7 @@
 import { load as loadYaml } from 'js-yaml';
 
 import { CartoAuthError } from './errors';
-import { ICartoSettings } from './settings';
+import { ICartoSettings, urlProblem } from './settings';
 import { Transport } from './transport';
 
 /** What discovery found. */
@@ -32,6 +32,7 @@ export async function discoverApiBaseUrl(
   transport: Transport
 ): Promise<IDiscovered> {
   if (settings.apiBaseUrl) {
+    refuseUrl(settings.apiBaseUrl, 'The API base URL setting');
     return {
       apiBaseUrl: settings.apiBaseUrl.replace(/\/+$/, ''),
       region: regionOf(settings.apiBaseUrl)
@@ -58,10 +59,21 @@ export async function discoverApiBaseUrl(
       `CARTO accounts (${new URL(settings.accountsUrl).host}) answered ${accounts.status} without a tenant. Set the API base URL in the CARTO settings.`
     );
   }
+  // A host name with an optional port, nothing that could change the URL's
+  // shape (no user info, path, query or fragment).
+  if (
+    !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i.test(account.tenant_domain)
+  ) {
+    throw new CartoAuthError(
+      'bad_response',
+      `CARTO accounts (${new URL(settings.accountsUrl).host}) answered a tenant domain that is not a host name (${clip(account.tenant_domain)}): refused. Set the API base URL in the CARTO settings.`
+    );
+  }
   const configUrl = settings.tenantConfigUrlTemplate.replace(
     '{tenant_domain}',
     account.tenant_domain
   );
+  refuseUrl(configUrl, 'The tenant configuration URL');
   const config = await transport.fetch({
     url: configUrl,
     method: 'GET',
@@ -79,6 +91,10 @@ export async function discoverApiBaseUrl(
       `The tenant configuration at ${configUrl} has no apis.baseUrl. Set the API base URL in the CARTO settings.`
     );
   }
+  refuseUrl(
+    baseUrl,
+    `The apis.baseUrl of the tenant configuration at ${configUrl}`
+  );
   const apiBaseUrl = baseUrl.replace(/\/+$/, '');
   return {
     apiBaseUrl,
@@ -86,4 +102,21 @@ export async function discoverApiBaseUrl(
       regionOf(apiBaseUrl) ??
       (typeof account.region === 'string' ? account.region : null)
   };
+}
+
+/** Throw when a URL breaks the lab's rule (https, or http to this machine). */
+function refuseUrl(url: string, what: string): void {
+  const problem = urlProblem(url);
+  if (problem) {
+    throw new CartoAuthError(
+      'bad_response',
+      `${what} (${clip(url)}) was refused: ${problem}. Set the API base URL in the CARTO settings.`
+    );
+  }
+}
+
+/** A value from an answer, short enough for a message. */
+function clip(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 80 ? text.slice(0, 77) + '…"' : text;
 }

@@ -1,20 +1,19 @@
 // The two calls the lab makes with a session's refresh token: renew the
 // access token (RFC 6749 §6) and revoke the refresh token on sign-out
-// (RFC 7009). Loaded on first use, with oidc-client-ts.
+// (RFC 7009). Both go to the session's own provider and client (see
+// ISessionClient), never to the current settings. Loaded on first use, with
+// oidc-client-ts.
 import { SigninResponse } from 'oidc-client-ts';
 
 import { OidcClients } from './oidc';
-import { ICartoSettings } from './settings';
-import { ISecrets } from './storedsession';
+import { ISecrets, ISessionClient } from './storedsession';
 
 /** Renew the access token with the refresh token, at the session's token endpoint. */
 export async function refreshGrant(
   clients: OidcClients,
-  settings: ICartoSettings,
-  tokenUrl: string,
   secrets: ISecrets
 ): Promise<SigninResponse> {
-  const client = await clients.create({ settings, tokenUrl });
+  const client = await clients.forSession(secrets.client);
   return client.useRefreshToken({
     state: {
       refresh_token: secrets.refreshToken!,
@@ -26,12 +25,12 @@ export async function refreshGrant(
   });
 }
 
-/** Revoke a refresh token at the provider's revocation endpoint. */
+/** Revoke a refresh token at the revocation endpoint of the session's provider. */
 export async function revokeRefreshToken(
   clients: OidcClients,
-  settings: ICartoSettings,
+  session: ISessionClient,
   refreshToken: string
 ): Promise<void> {
-  const client = await clients.create({ settings });
+  const client = await clients.forSession(session);
   await client.revokeToken(refreshToken, 'refresh_token');
 }

@@ -51,18 +51,28 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const setting = await registry.load(PluginIDs.session);
     const { serverSettings } = app.serviceManager;
+    // A refused URL setting is never used: say which, and what is used instead.
+    const read = () => {
+      const { settings, refused } = readSettings(
+        setting,
+        serverSettings.baseUrl,
+        trans
+      );
+      for (const { message } of refused) {
+        Notification.error(message, { autoClose: false });
+      }
+      return settings;
+    };
     const session = new CartoSession({
       scope: await readServerScope(serverSettings),
       state,
       trans,
-      settings: readSettings(setting, serverSettings.baseUrl),
+      settings: read(),
       askForCode: async prompt =>
         (await import('./dialogs')).askForCode(prompt, trans),
       serverSettings
     });
-    setting.changed.connect(() =>
-      session.updateSettings(readSettings(setting, serverSettings.baseUrl))
-    );
+    setting.changed.connect(() => session.updateSettings(read()));
     void app.restored.then(() => session.restore());
     session.expiring.connect((_, secondsLeft) => {
       Notification.warning(

@@ -1,8 +1,8 @@
 // oidc-client-ts configured like CARTO's Auth0 tenant: authorization code +
 // PKCE (S256), state, nonce, the `audience` parameter on authorize and token
 // requests and the `organization` parameter for SSO. RFC 6749, RFC 7636.
-// OidcClients is the one place that builds a client: sign-in, refresh and
-// revocation all ask it.
+// OidcClients is the one place that builds a client: sign-in from the
+// settings, refresh and revocation from the session's own client only.
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import {
@@ -14,17 +14,26 @@ import {
 import { tokenProbe } from './probe';
 import { apiUrl } from './request';
 import { ICartoSettings } from './settings';
+import { ISessionClient, sessionClientOf } from './storedsession';
 import { Transport } from './transport';
 
-/** Options of {@link createOidcClient}. */
-export interface IOidcClientOptions {
+/** What only a sign-in attempt needs. */
+export interface ISignInAttempt {
   readonly settings: ICartoSettings;
   /** Redirect URI of this attempt (local callback, Jupyter callback or code page). */
   readonly redirectUri: string;
-  /** Send token requests through the Jupyter server's proxy. */
-  readonly viaServer: boolean;
   /** SSO organization for this attempt. */
   readonly organization?: string;
+}
+
+/** Options of {@link createOidcClient}. */
+export interface IOidcClientOptions {
+  /** The provider and client: a sign-in's from its settings, a refresh's the session's. */
+  readonly client: ISessionClient;
+  /** A sign-in attempt; none for refresh and revocation. */
+  readonly signIn?: ISignInAttempt;
+  /** Send token requests through the Jupyter server's proxy. */
+  readonly viaServer: boolean;
   readonly serverSettings?: ServerConnection.ISettings;
 }
 
@@ -50,34 +59,35 @@ function xsrfToken(): string {
  * this page's memory only: PKCE verifiers and nonces never touch storage.
  */
 export function createOidcClient(options: IOidcClientOptions): OidcClient {
-  const { settings, redirectUri, viaServer, organization } = options;
+  const { client, signIn, viaServer } = options;
   const route = (url: string) =>
     viaServer ? proxiedUrl(url, options.serverSettings) : url;
   const extraQueryParams: Record<string, string> = {
-    audience: settings.audience
+    audience: client.audience
   };
-  if (organization) {
-    extraQueryParams.organization = organization;
+  if (signIn?.organization) {
+    extraQueryParams.organization = signIn.organization;
   }
   return new OidcClient({
-    authority: settings.issuer,
+    authority: client.issuer,
     metadata: {
-      issuer: settings.issuer,
-      authorization_endpoint: settings.authorizeUrl,
-      token_endpoint: route(settings.tokenUrl),
-      revocation_endpoint: settings.revocationUrl
-        ? route(settings.revocationUrl)
+      issuer: client.issuer,
+      authorization_endpoint: signIn?.settings.authorizeUrl,
+      token_endpoint: route(client.tokenUrl),
+      revocation_endpoint: client.revocationUrl
+        ? route(client.revocationUrl)
         : undefined
     },
-    client_id: settings.clientId,
-    redirect_uri: redirectUri,
+    client_id: client.clientId,
+    // A refresh (RFC 6749 §6) and a revocation send no redirect URI.
+    redirect_uri: signIn?.redirectUri ?? '',
     response_type: 'code',
-    scope: settings.scope,
+    scope: client.scope,
     extraQueryParams,
-    extraTokenParams: { audience: settings.audience },
+    extraTokenParams: { audience: client.audience },
     loadUserInfo: false,
     requestTimeoutInSeconds: 30,
-    staleStateAgeInSeconds: settings.signInTimeoutSeconds,
+    staleStateAgeInSeconds: signIn?.settings.signInTimeoutSeconds,
     stateStore: new WebStorageStateStore({
       prefix: 'carto-auth.',
       store: STATE_STORAGE
@@ -87,15 +97,13 @@ export function createOidcClient(options: IOidcClientOptions): OidcClient {
   });
 }
 
-/** What one client is for; see {@link OidcClients.create}. */
+/** What a sign-in client is for; see {@link OidcClients.create}. */
 export interface IClientRequest {
   readonly settings: ICartoSettings;
   /** Redirect URI of this attempt; default: the `redirectUri` setting. */
   readonly redirectUri?: string;
   /** SSO organization of a sign-in attempt. */
   readonly organization?: string;
-  /** The token endpoint whose route decides (refresh: the session's own); default: the setting. */
-  readonly tokenUrl?: string;
   /** Probe the provider even when the route is known (a sign-in reports a provider that is down). */
   readonly checkAlive?: boolean;
 }
@@ -111,20 +119,45 @@ export class OidcClients {
     private _serverSettings?: ServerConnection.ISettings
   ) {}
 
+  /** A client for a sign-in attempt, from the settings of the attempt. */
   async create(request: IClientRequest): Promise<OidcClient> {
     const { settings } = request;
-    const viaServer = await this._transport.viaServer(
-      request.tokenUrl ?? settings.tokenUrl,
-      tokenProbe(settings),
-      request.checkAlive ?? false
-    );
+    const client = sessionClientOf(settings);
     return createOidcClient({
-      settings,
-      redirectUri: request.redirectUri ?? settings.redirectUri,
-      viaServer,
-      organization: request.organization,
+      client,
+      signIn: {
+        settings,
+        redirectUri: request.redirectUri ?? settings.redirectUri,
+        organization: request.organization
+      },
+      viaServer: await this._viaServer(client, request.checkAlive ?? false),
       serverSettings: this._serverSettings
     });
+  }
+
+  /**
+   * A client for the refresh or revocation of a session: built from the
+   * session's own client only (endpoints, client id, audience, transport),
+   * never from the current settings.
+   */
+  async forSession(client: ISessionClient): Promise<OidcClient> {
+    return createOidcClient({
+      client,
+      viaServer: await this._viaServer(client, false),
+      serverSettings: this._serverSettings
+    });
+  }
+
+  private _viaServer(
+    client: ISessionClient,
+    checkAlive: boolean
+  ): Promise<boolean> {
+    return this._transport.viaServer(
+      client.tokenUrl,
+      tokenProbe(client),
+      checkAlive,
+      client.tokenTransport
+    );
   }
 }
 

@@ -3,6 +3,8 @@
 // (written at once, shared by all tabs). Reconciles the two on restore and
 // seals or opens the token material with the browser's key (vault.ts), bound
 // to the server's scope and the session's clear fields (scope.ts).
+// With `rememberSession` off neither is written: the session and its key
+// live in the memory of the open tabs only (they share both over tabsync).
 import { IStateDB } from '@jupyterlab/statedb';
 
 import { additionalData, ServerScope } from './scope';
@@ -30,7 +32,7 @@ export class SessionPersistence {
     vault?: Vault
   ) {
     this._scope = scope;
-    this._vault = vault ?? new Vault(scope);
+    this._vault = vault ?? new Vault(scope, undefined, _remember);
     this._latest = new LatestSession(scope);
   }
 
@@ -45,7 +47,9 @@ export class SessionPersistence {
    */
   async restore(): Promise<IStoredSession | null> {
     if (!this._remember()) {
+      // Nothing of an earlier remembered session stays behind.
       await this._state.remove(STATE_KEY);
+      await this._vault.forgetKey();
       return null;
     }
     const saved = (await this._state.fetch(STATE_KEY)) as
@@ -64,22 +68,27 @@ export class SessionPersistence {
       : latest;
   }
 
-  /** This browser's newest session (another tab may have written it). */
-  latest(): Promise<IStoredSession | null> {
-    return this._latest.read<IStoredSession>();
+  /**
+   * This browser's newest session (another tab may have written it); null
+   * when not remembered (the tabs share it over tabsync only).
+   */
+  async latest(): Promise<IStoredSession | null> {
+    return this._remember() ? this._latest.read<IStoredSession>() : null;
   }
 
-  /** Keep a session: in this browser always, in lab state if remembered. */
+  /** Keep a session, if remembered: in this browser and in lab state. */
   async save(stored: IStoredSession): Promise<void> {
-    await this._latest.write(stored).catch(() => undefined);
     if (this._remember()) {
+      await this._latest.write(stored).catch(() => undefined);
       await this._state.save(STATE_KEY, stored as any);
     }
   }
 
   /** Forget the session in both stores. */
   async clear(): Promise<void> {
-    await this._latest.write(null).catch(() => undefined);
+    if (this._remember()) {
+      await this._latest.write(null).catch(() => undefined);
+    }
     await this._state.remove(STATE_KEY);
   }
 
@@ -90,9 +99,21 @@ export class SessionPersistence {
   rememberChanged(before: boolean, stored: IStoredSession | null): void {
     if (before && !this._remember()) {
       void this._state.remove(STATE_KEY);
+      void this._vault.forgetKey();
     } else if (this._remember() && stored) {
-      void this._state.save(STATE_KEY, stored as any);
+      void (async () => {
+        if (!before) {
+          await this._vault.keepKey().catch(() => undefined);
+        }
+        await this._latest.write(stored).catch(() => undefined);
+        await this._state.save(STATE_KEY, stored as any);
+      })();
     }
+  }
+
+  /** The key another tab needs to open what this one shares (rememberSession off), or null. */
+  sharedKey(): CryptoKey | null {
+    return this._vault.sharedKey;
   }
 
   /**
@@ -107,18 +128,28 @@ export class SessionPersistence {
   }
 
   /**
-   * The token material of a session; null when sealed by another browser or
-   * for another server, or when a clear field was edited since.
+   * The token material of a session (with `key`, another tab's in-memory
+   * key); null when sealed by another browser or for another server, when a
+   * clear field was edited since, or by a version that did not keep the
+   * session's client (sign in again).
    */
-  open(stored: IStoredSession): Promise<ISecrets | null> {
+  async open(
+    stored: IStoredSession,
+    key?: CryptoKey | null
+  ): Promise<ISecrets | null> {
     const { sealed, ...clearFields } = stored;
     if (!sealed || typeof sealed !== 'object') {
-      return Promise.resolve(null);
+      return null;
     }
-    return this._vault.open<ISecrets>(
+    const secrets = await this._vault.open<ISecrets>(
       sealed,
-      additionalData(this._scope, clearFields)
+      additionalData(this._scope, clearFields),
+      key ?? undefined
     );
+    if (secrets?.client && key && !this._remember()) {
+      this._vault.useKey(key); // the tabs' one in-memory key
+    }
+    return secrets?.client ? secrets : null;
   }
 
   private _scope: ServerScope;

@@ -9,7 +9,9 @@ import { IHttpRequest } from './transport';
  * invalid_grant, and whether the browser can read that answer tells the
  * route. No code is spent, nothing is created.
  */
-export function tokenProbe(settings: ICartoSettings): IHttpRequest {
+export function tokenProbe(
+  settings: Pick<ICartoSettings, 'tokenUrl' | 'clientId'>
+): IHttpRequest {
   return {
     url: settings.tokenUrl,
     method: 'POST',

@@ -64,7 +64,8 @@ export class CartoSession implements ICartoSession {
     this._tabs = new TabSync({
       scope: options.scope,
       current: () => this._stored,
-      adopt: stored => this._adopt(stored),
+      adopt: (stored, key) => this._adopt(stored, true, key),
+      key: () => this._persistence.sharedKey(),
       signedOut: () => this._forget()
     });
     this._scheduler = new RefreshScheduler({
@@ -177,7 +178,7 @@ export class CartoSession implements ICartoSession {
       const response = popup
         ? await flows.popup(popup, settings, organization, signal)
         : await flows.paste(settings, organization, signal);
-      await this._signedIn(response);
+      await this._signedIn(response, undefined, settings);
       attempt.promise.resolve();
     } catch (error) {
       popup?.close();
@@ -214,12 +215,12 @@ export class CartoSession implements ICartoSession {
     const stored = this._stored;
     await this._forget();
     this._tabs.signedOut();
-    if (secrets?.refreshToken && stored && this._settings.revocationUrl) {
+    if (secrets?.refreshToken && stored && secrets.client.revocationUrl) {
       const refreshToken = secrets.refreshToken;
       await (async () => {
         const { revokeRefreshToken } = await import('./grants');
         const clients = await this._clients();
-        await revokeRefreshToken(clients, this._settings, refreshToken);
+        await revokeRefreshToken(clients, secrets.client, refreshToken);
       })().catch(error =>
         console.warn('jupyterlab-carto-auth: revocation failed', String(error))
       );
@@ -269,12 +270,7 @@ export class CartoSession implements ICartoSession {
     const secrets = this._secrets!;
     try {
       const { refreshGrant } = await import('./grants');
-      const response = await refreshGrant(
-        await this._clients(),
-        this._settings,
-        stored.tokenUrl,
-        secrets
-      );
+      const response = await refreshGrant(await this._clients(), secrets);
       await this._signedIn(response, stored);
     } catch (error) {
       const left = Math.max(
@@ -295,7 +291,8 @@ export class CartoSession implements ICartoSession {
   /** Turn a token response into the session, and share it. */
   private async _signedIn(
     response: SigninResponse,
-    previous?: IStoredSession
+    previous?: IStoredSession,
+    settings = this._settings
   ): Promise<void> {
     const { sessionFromResponse } = await import('./tokenresponse');
     const { stored, secrets, discoveryError } = await sessionFromResponse(
@@ -303,7 +300,7 @@ export class CartoSession implements ICartoSession {
       previous,
       this._secrets,
       {
-        settings: this._settings,
+        settings,
         transport: this._transport,
         trans: this._trans,
         seal: (value, fields) => this._persistence.seal(value, fields)
@@ -320,12 +317,13 @@ export class CartoSession implements ICartoSession {
    */
   private async _adopt(
     stored: IStoredSession,
-    refreshIfDue = true
+    refreshIfDue = true,
+    key?: CryptoKey | null
   ): Promise<void> {
     if (stored.expiresAt <= Date.now() && !stored.canRefresh) {
       return;
     }
-    const secrets = await this._persistence.open(stored);
+    const secrets = await this._persistence.open(stored, key);
     if (!secrets) {
       return; // another browser's session: its key is not here
     }

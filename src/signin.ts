@@ -13,7 +13,7 @@ import { AskForCode, callbackUrlFor, IPastePrompt, parsePaste } from './paste';
 import { watchPopup } from './popup';
 import { servedByJupyter } from './redirect';
 import { RelayClient } from './relay';
-import { ICartoSettings } from './settings';
+import { ICartoSettings, urlSettingTitles } from './settings';
 
 /** Dependencies of the flows. */
 export interface ISignInFlowsOptions {
@@ -179,6 +179,27 @@ export class SignInFlows {
     redirectUri: string,
     organization: string
   ) {
+    // A URL setting refused along with its default is empty (checkUrlSettings).
+    const redirectKey =
+      redirectUri === settings.redirectUri
+        ? 'redirectUri'
+        : 'accessCodeRedirectUri';
+    for (const key of [
+      'issuer',
+      'authorizeUrl',
+      'tokenUrl',
+      redirectKey
+    ] as const) {
+      if (!settings[key]) {
+        throw new CartoAuthError(
+          'bad_response',
+          this._options.trans.__(
+            'The CARTO setting "%1" has no usable URL. Set it to an https address (http only for localhost) in Settings → CARTO sign-in.',
+            urlSettingTitles(this._options.trans)[key]
+          )
+        );
+      }
+    }
     return this._options.clients.create({
       settings,
       redirectUri,
@@ -196,7 +217,8 @@ export class SignInFlows {
 
 /**
  * Wait for the callback page served by Jupyter (own SPA client) to announce
- * its URL on the extension's BroadcastChannel.
+ * its URL on the extension's BroadcastChannel: the page is on the lab's
+ * origin, and the sign-in window has no `opener` to post to.
  */
 function waitForCallbackPage(
   stateId: string,
@@ -221,12 +243,8 @@ function waitForCallbackPage(
       done();
       resolve(data.url);
     };
-    const done = () => {
-      channel.close();
-      window.removeEventListener('message', onMessage);
-    };
+    const done = () => channel.close();
     channel.onmessage = onMessage;
-    window.addEventListener('message', onMessage);
     signal.addEventListener('abort', () => {
       done();
       reject(new CartoAuthError('cancelled', 'cancelled'));

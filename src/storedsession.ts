@@ -3,8 +3,43 @@
 // and the public view of both.
 import type { UserProfile } from 'oidc-client-ts';
 
+import type { ICartoSettings } from './settings';
 import { ICartoSessionInfo, ICartoUser } from './tokens';
 import { ISealed } from './vault';
+
+/**
+ * The provider and client a session was issued by, from the settings of its
+ * sign-in. Refresh (RFC 6749 §6) and revocation (RFC 7009) use these and
+ * never the current settings: whoever can write settings (kernel code can,
+ * through the REST API) must not be able to send the refresh token elsewhere.
+ * Kept inside the sealed material, so an edited workspace file cannot change
+ * them either.
+ */
+export interface ISessionClient {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly tokenUrl: string;
+  /** Empty: the session's refresh token is not revoked on sign-out. */
+  readonly revocationUrl: string;
+  readonly audience: string;
+  /** The scope requested at sign-in. */
+  readonly scope: string;
+  /** How token requests travel (with the token URL and client id, what the route probe needs). */
+  readonly tokenTransport: 'auto' | 'browser' | 'server';
+}
+
+/** The provider and client of a sign-in made with these settings. */
+export function sessionClientOf(settings: ICartoSettings): ISessionClient {
+  return {
+    issuer: settings.issuer,
+    clientId: settings.clientId,
+    tokenUrl: settings.tokenUrl,
+    revocationUrl: settings.revocationUrl,
+    audience: settings.audience,
+    scope: settings.scope,
+    tokenTransport: settings.tokenTransport
+  };
+}
 
 /** Token material: only ever stored sealed. */
 export interface ISecrets {
@@ -13,6 +48,8 @@ export interface ISecrets {
   readonly idToken: string | null;
   readonly scope: string | null;
   readonly profile: UserProfile;
+  /** Where refresh and revocation go. */
+  readonly client: ISessionClient;
 }
 
 /** What is persisted (lab state) and shared (other tabs): no clear-text secret. */
@@ -20,8 +57,6 @@ export interface IStoredSession {
   readonly v: 1;
   /** Identifies one sign-in; refreshes keep it. */
   readonly sessionId: string;
-  readonly clientId: string;
-  readonly tokenUrl: string;
   readonly user: ICartoUser;
   readonly obtainedAt: number;
   readonly expiresAt: number;

@@ -14,7 +14,7 @@ export function tabChannelName(scope: ServerScope): string {
 
 /** What tabs tell each other. */
 export type TabMessage =
-  | { type: 'session'; stored: IStoredSession }
+  | { type: 'session'; stored: IStoredSession; key?: CryptoKey | null }
   | { type: 'signed-out' }
   | { type: 'hello' };
 
@@ -29,8 +29,10 @@ export interface ITabChannel {
 export interface ITabSyncOptions {
   /** This tab's session, or null. */
   current(): IStoredSession | null;
-  /** Take over a session another tab sent. */
-  adopt(stored: IStoredSession): Promise<void>;
+  /** Take over a session another tab sent (with its key when not remembered). */
+  adopt(stored: IStoredSession, key?: CryptoKey | null): Promise<void>;
+  /** The key that opens what this tab shares when it lives in memory only, or null. */
+  key?(): CryptoKey | null;
   /** Another tab signed out. */
   signedOut(): Promise<void>;
   /** The server whose tabs share the channel. */
@@ -56,7 +58,10 @@ export class TabSync {
 
   /** Share this tab's new or refreshed session. */
   shareSession(stored: IStoredSession): void {
-    this._channel.postMessage({ type: 'session', stored });
+    const key = this._options.key?.() ?? null;
+    this._channel.postMessage(
+      key ? { type: 'session', stored, key } : { type: 'session', stored }
+    );
   }
 
   /** Tell the other tabs to sign out. */
@@ -80,7 +85,9 @@ export class TabSync {
         message.stored.expiresAt >= current.expiresAt ||
         message.stored.sessionId !== current.sessionId
       ) {
-        await this._options.adopt(message.stored);
+        await (message.key
+          ? this._options.adopt(message.stored, message.key)
+          : this._options.adopt(message.stored));
       }
     } else if (message?.type === 'signed-out') {
       await this._options.signedOut();

@@ -7,13 +7,14 @@ import { UUID } from '@lumino/coreutils';
 
 import { discoverApiBaseUrl } from './discovery';
 import { ICartoSettings } from './settings';
-import { ISecrets, IStoredSession } from './storedsession';
+import { ISecrets, IStoredSession, sessionClientOf } from './storedsession';
 import { ICartoUser } from './tokens';
 import { Transport } from './transport';
 import { ISealed } from './vault';
 
 /** What {@link sessionFromResponse} needs besides the response. */
 export interface ISessionFromResponseOptions {
+  /** The settings of the sign-in (discovery, and the client a new session keeps). */
   readonly settings: ICartoSettings;
   readonly transport: Transport;
   readonly trans: TranslationBundle;
@@ -34,7 +35,7 @@ export interface ISessionFromResponse {
 
 /**
  * The session after a sign-in (no `before`) or after a refresh of `before`
- * (whose identity and discovery it keeps, and the refresh token of
+ * (whose identity, discovery and client it keeps, and the refresh token of
  * `current` when the answer brings none).
  *
  * @param current - the token material the tab holds now, or null.
@@ -48,6 +49,11 @@ export async function sessionFromResponse(
   const { settings, trans } = options;
   const now = Date.now();
   const expiresIn = response.expires_in ?? 3600;
+  // A refresh keeps the client of the sign-in, whatever the settings say now.
+  const client = before ? current?.client : sessionClientOf(settings);
+  if (!client) {
+    throw new Error('A refreshed session needs the client it was issued by.');
+  }
   const secrets: ISecrets = {
     accessToken: response.access_token,
     // Without rotation a refresh answer carries no refresh token: keep ours.
@@ -56,7 +62,8 @@ export async function sessionFromResponse(
       (before ? (current?.refreshToken ?? null) : null),
     idToken: response.id_token ?? current?.idToken ?? null,
     scope: response.scope ?? null,
-    profile: response.profile ?? current?.profile
+    profile: response.profile ?? current?.profile,
+    client
   };
   const claims = {
     ...(decodeJwtPayload(response.access_token) ?? {}),
@@ -98,8 +105,6 @@ export async function sessionFromResponse(
   const fields: Omit<IStoredSession, 'sealed'> = {
     v: 1,
     sessionId: before?.sessionId ?? UUID.uuid4(),
-    clientId: settings.clientId,
-    tokenUrl: settings.tokenUrl,
     user,
     obtainedAt: now,
     expiresAt: now + expiresIn * 1000,

@@ -102,15 +102,16 @@ export class Transport {
    * read responses from that origin (CORS); default: a GET of the URL. The
    * route is remembered per origin; with `checkAlive` the probe runs anyway,
    * so that a provider that is down is reported before a sign-in starts.
+   * `mode` defaults to the setting (a session's refresh passes its own).
    */
   async viaServer(
     url: string,
     probe?: IHttpRequest,
-    checkAlive = false
+    checkAlive = false,
+    mode = this._mode()
   ): Promise<boolean> {
     const origin = new URL(url).origin;
     const known = this._viaServer.get(origin);
-    const mode = this._mode();
     if (!checkAlive && (mode !== 'auto' || known !== undefined)) {
       return mode === 'auto' ? known! : mode === 'server';
     }

@@ -56,18 +56,60 @@ async function openDb(scope: ServerScope): Promise<IDBDatabase> {
 /**
  * Seals and opens token material with a per-browser, per-server,
  * non-extractable key.
+ *
+ * With `rememberSession` off the key lives only in the memory of the tabs:
+ * it is never written to IndexedDB, and a tab hands it to the others with
+ * the session it shares (see {@link Vault.sharedKey}).
  */
 export class Vault {
   /**
    * @param _scope - the server whose key this is.
-   * @param keys - where the key lives (default: this server's IndexedDB);
+   * @param keys - where a kept key lives (default: this server's IndexedDB);
    *   `create` asks for a new key when there is none.
+   * @param _persist - whether the key is kept (`rememberSession`).
    */
   constructor(
     private _scope: ServerScope,
-    keys?: (create: boolean) => Promise<CryptoKey | null>
+    keys?: (create: boolean) => Promise<CryptoKey | null>,
+    private _persist: () => boolean = () => true
   ) {
     this._keys = keys ?? (create => this._storedKey(create));
+  }
+
+  /** The key other tabs need to open what this tab shares: the in-memory one, or null. */
+  get sharedKey(): CryptoKey | null {
+    return this._persist() ? null : this._cached;
+  }
+
+  /** Seal and open with another tab's in-memory key from now on. */
+  useKey(key: CryptoKey): void {
+    this._cached = key;
+  }
+
+  /** `rememberSession` turned on: keep this tab's key in this server's IndexedDB. */
+  async keepKey(): Promise<void> {
+    if (!this._cached) {
+      return;
+    }
+    const db = await openDb(this._scope);
+    try {
+      const write = db.transaction(STORE, 'readwrite').objectStore(STORE);
+      await request(write.put(this._cached, KEY_ID));
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * `rememberSession` is off: keep the key in memory only and delete this
+   * server's database in this browser (key and sealed session), which
+   * nothing needs now.
+   */
+  async forgetKey(): Promise<void> {
+    this._cached ??= (await this._existingKey()) ?? null;
+    await request(indexedDB.deleteDatabase(databaseName(this._scope))).catch(
+      () => undefined
+    );
   }
 
   /**
@@ -87,17 +129,19 @@ export class Vault {
   }
 
   /**
-   * Open a sealed value; null when this browser does not hold the key (the
-   * workspace came from elsewhere), or the data or its additional data
-   * differ from what was sealed (another server's session, edited fields).
+   * Open a sealed value (with `withKey`, another tab's in-memory key); null
+   * when this browser does not hold the key (the workspace came from
+   * elsewhere), or the data or its additional data differ from what was
+   * sealed (another server's session, edited fields).
    */
   async open<T>(
     sealed: ISealed,
-    additionalData: Uint8Array
+    additionalData: Uint8Array,
+    withKey?: CryptoKey
   ): Promise<T | null> {
     let key: CryptoKey | null;
     try {
-      key = await this._key(false);
+      key = withKey ?? (await this._key(false));
     } catch {
       return null;
     }
@@ -124,7 +168,14 @@ export class Vault {
   }
 
   private async _key(create: boolean): Promise<CryptoKey | null> {
-    this._cached ??= await this._keys(create);
+    if (this._cached) {
+      return this._cached;
+    }
+    if (!this._persist()) {
+      this._cached = create ? await newKey() : null;
+      return this._cached;
+    }
+    this._cached = await this._keys(create);
     return this._cached;
   }
 
@@ -134,11 +185,7 @@ export class Vault {
       const read = db.transaction(STORE, 'readonly').objectStore(STORE);
       let key = (await request(read.get(KEY_ID))) as CryptoKey | undefined;
       if (!key && create) {
-        key = await crypto.subtle.generateKey(
-          { name: 'AES-GCM', length: 256 },
-          false,
-          ['encrypt', 'decrypt']
-        );
+        key = await newKey();
         const write = db.transaction(STORE, 'readwrite').objectStore(STORE);
         try {
           // `add`, not `put`: when another tab created a key first, keep theirs.
@@ -154,8 +201,31 @@ export class Vault {
     }
   }
 
+  /** The key in this server's IndexedDB, if the database exists; creates nothing. */
+  private async _existingKey(): Promise<CryptoKey | undefined> {
+    const names = (await indexedDB.databases?.()) ?? [];
+    if (!names.some(info => info.name === databaseName(this._scope))) {
+      return undefined;
+    }
+    const db = await openDb(this._scope);
+    try {
+      const read = db.transaction(STORE, 'readonly').objectStore(STORE);
+      return (await request(read.get(KEY_ID))) as CryptoKey | undefined;
+    } finally {
+      db.close();
+    }
+  }
+
   private _keys: (create: boolean) => Promise<CryptoKey | null>;
   private _cached: CryptoKey | null = null;
+}
+
+/** A new non-extractable AES-GCM key. */
+function newKey(): Promise<CryptoKey> {
+  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, [
+    'encrypt',
+    'decrypt'
+  ]);
 }
 
 /**

@@ -6,8 +6,8 @@ Registers, under ``{base_url}carto-auth/`` (full contract in ``docs/server-api.m
     Redirect page for a user's own CARTO SPA OAuth client (redirect URI
     ``http(s)://<jupyter host>{base_url}carto-auth/callback``). No login needed;
     posts ``{type: "carto-auth:callback", url}`` on the BroadcastChannel
-    ``jupyterlab-carto-auth`` and to ``window.opener``, then drops the code from
-    the address bar.
+    ``jupyterlab-carto-auth`` (the sign-in window has no opener), then drops the
+    code from the address bar.
 ``POST relay`` ``{"redirect_uri", "state"}`` -> 201 ``{"attempt", "expires_in"}``
     Listen once on the loopback redirect URI of CARTO's default public client
     (``http://localhost:10000/callback/``). 409 ``port_busy`` if the port is taken.

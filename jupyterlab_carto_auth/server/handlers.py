@@ -94,7 +94,7 @@ class CallbackPageHandler(JupyterHandler):
     """``GET carto-auth/callback``: forwards its own URL to the lab, renders nothing from it.
 
     Needs no Jupyter login: it holds no secret and only talks to same-origin
-    windows (BroadcastChannel and ``window.opener`` with a same-origin target).
+    windows (a BroadcastChannel; the sign-in window has no ``window.opener``).
     """
 
     @property

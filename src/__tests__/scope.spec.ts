@@ -55,15 +55,22 @@ const SECRETS: ISecrets = {
   refreshToken: 'rt-alice',
   idToken: null,
   scope: 'openid',
-  profile: { sub: 'alice' } as any
+  profile: { sub: 'alice' } as any,
+  client: {
+    issuer: 'https://auth.example.test/',
+    clientId: 'client',
+    tokenUrl: 'https://auth.example.test/oauth/token',
+    revocationUrl: '',
+    audience: 'carto-cloud-native-api',
+    scope: 'openid',
+    tokenTransport: 'auto'
+  }
 };
 
 function fields(): Omit<IStoredSession, 'sealed'> {
   return {
     v: 1,
     sessionId: 's-1',
-    clientId: 'client',
-    tokenUrl: 'https://auth.example.test/oauth/token',
     user: { email: 'alice@example.test', name: 'Alice', org: 'org-a' },
     obtainedAt: 1_000,
     expiresAt: 3_601_000,
@@ -235,8 +242,8 @@ describe('the sealed session', () => {
     ['apiBaseUrl', 'https://attacker.example.test'],
     ['user', { email: 'mallory@example.test', name: 'M', org: 'org-a' }],
     ['expiresAt', 9_999_999_999_999],
-    ['tokenUrl', 'https://attacker.example.test/oauth/token'],
-    ['clientId', 'other-client'],
+    ['sessionId', 's-2'],
+    ['canRefresh', false],
     ['region', 'us']
   ])(
     'does not open when its clear field %s was edited',

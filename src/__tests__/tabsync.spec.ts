@@ -90,4 +90,37 @@ describe('TabSync', () => {
     sync.dispose();
     expect(channel.close).toHaveBeenCalled();
   });
+
+  it('with rememberSession off, shares its in-memory key with the session', async () => {
+    const key = { type: 'secret' } as CryptoKey;
+    const posted: TabMessage[] = [];
+    const mine = stored('s1', 2000);
+    const sync = new TabSync({
+      scope: new ServerScope('http://127.0.0.1:8888/', {
+        serverOwner: null,
+        serverName: '',
+        user: 'me',
+        isOwner: true
+      }),
+      current: () => mine,
+      adopt: jest.fn(async () => undefined),
+      signedOut: jest.fn(async () => undefined),
+      key: () => key,
+      channel: {
+        onmessage: null,
+        postMessage: message => posted.push(message),
+        close: jest.fn()
+      }
+    });
+    await sync.receive({ type: 'hello' });
+    expect(posted).toEqual([{ type: 'session', stored: mine, key }]);
+  });
+
+  it('hands the key that came with a session to adopt', async () => {
+    const key = { type: 'secret' } as CryptoKey;
+    const { sync, adopt } = tab(null);
+    const theirs = stored('s1', 1000);
+    await sync.receive({ type: 'session', stored: theirs, key });
+    expect(adopt).toHaveBeenCalledWith(theirs, key);
+  });
 });
