@@ -322,10 +322,9 @@ def running_ipykernel() -> Any | None:
     modules = sys.modules
     if "IPython" not in modules or "ipykernel" not in modules:
         return None
-    # Not ``from IPython import get_ipython``: that runs importlib's Python code on
-    # every call, and every ``from_oauth()`` asks.
-    get_ipython = getattr(modules["IPython"], "get_ipython", None)
-    if get_ipython is None:  # pragma: no cover - IPython half-imported
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython half-imported
         return None
     ipykernel = getattr(get_ipython(), "kernel", None)
     if ipykernel is None or getattr(ipykernel, "session", None) is None:
@@ -363,10 +362,13 @@ def attach() -> bool:
 
 def ensure_attached() -> bool:
     """Open the comm unless one is open; ``False`` outside an ipykernel."""
+    # First, without the lock (one read of a reference, double-checked below): a comm
+    # is opened only in a running ipykernel, which a process keeps while it runs code.
+    # This is every from_oauth()'s path, and finding the kernel costs microseconds.
+    if _bridge.comm is not None:
+        return True
     if running_ipykernel() is None:
         return False
-    if _bridge.comm is not None:  # double-checked: one read of a reference
-        return True
     with _bridge.lock:
         if _bridge.comm is not None:
             return True
