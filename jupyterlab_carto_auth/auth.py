@@ -16,7 +16,7 @@ it fresh), and otherwise signs in from the kernel as carto-auth did, with PKCE,
 
 from __future__ import annotations
 
-from time import time as _now
+import time
 
 from .errors import CredentialsError
 
@@ -311,7 +311,7 @@ class CartoAuth:
         # is safe in CPython: a reader gets the old or the new tuple, and either was
         # valid when it was stored; the check is the sources' own validity check.
         fresh = self._fresh_in.fresh
-        if fresh is not None and fresh[1] - _now() > fresh[2]:
+        if fresh is not None and fresh[1] - time.time() > fresh[2]:
             return fresh[0]
         return self._ask(_access_token)
 
