@@ -288,8 +288,12 @@ def per_call(kernels: Kernels, repeats: int, sample_s: float) -> dict[str, list[
 MARKER = "colorsys"
 
 
-def importtime_us(stmt: str, env: dict[str, str]) -> float:
-    """Cumulative microseconds of the top-level imports ``stmt`` caused (``-X importtime``)."""
+def importtime_us(stmt: str, env: dict[str, str], cwd: Path) -> float:
+    """Cumulative microseconds of the top-level imports ``stmt`` caused (``-X importtime``).
+
+    Run in ``cwd`` (the scratch dir, as the kernels are): ``-c`` puts the working
+    directory first on ``sys.path``, so run from the checkout it would import the
+    source tree instead of the installed wheel."""
     proc = subprocess.run(  # noqa: S603
         [sys.executable, "-X", "importtime", "-c", f"import {MARKER}\n{stmt}"],
         capture_output=True,
@@ -297,6 +301,7 @@ def importtime_us(stmt: str, env: dict[str, str]) -> float:
         timeout=60,
         check=True,
         env=env,
+        cwd=cwd,
     )
     total = 0.0
     started = False
@@ -323,7 +328,9 @@ def fresh_imports(kernels: Kernels, repeats: int) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {n: [] for n in names}
     for order in rotations(names, repeats):
         for name in order:
-            found[name].append(importtime_us(FRESH_IMPORTS[name], kernels.env) / 1e6)
+            found[name].append(
+                importtime_us(FRESH_IMPORTS[name], kernels.env, kernels.workdir) / 1e6
+            )
     return found
 
 

@@ -16,28 +16,27 @@ it fresh), and otherwise signs in from the kernel as carto-auth did, with PKCE,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any, TypeVar
+import time
 
-from . import _http
-from .config import CartoConfig, url_problem
-from .errors import CredentialsError, MissingDependencyError, ResponseError
-from .m2m import check_credentials, load_credentials
-from .secret import Token
-from .sources import (
-    GivenToken,
-    KernelSignIn,
-    LabSource,
-    M2MSource,
-    SourceChanged,
-    TokenSource,
-    steps,
-)
+from .errors import CredentialsError
+
+# Only what defining the class needs is imported here: ``from jupyterlab_carto_auth
+# import CartoAuth`` must stay cheap (bench figures 1b and 2), and a lab session
+# needs neither the HTTP stack, the token cache nor M2M. The rest is imported where
+# it is used (``_sources()`` for the sources); ``typing`` not at all.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    from .config import CartoConfig
+    from .secret import Token
+    from .sources import TokenSource, steps
+
+    _T = TypeVar("_T")
 
 MODES = ("oauth", "m2m")
-
-_T = TypeVar("_T")
 
 _DW_EXTRA_MESSAGE = (
     "get_carto_dw_client() needs the 'carto-dw' extra: "
@@ -85,10 +84,13 @@ class CartoAuth:
     ) -> None:
         if mode not in MODES:
             raise CredentialsError(f"Mode {mode!r} is not supported. Available modes: oauth, m2m.")
-        self._config = config if config is not None else CartoConfig.from_env()
+        sources = _sources()
+        self._config = config if config is not None else _config_from_env()
         org = org if org is not None else self._config.organization
         self._source: TokenSource
         if mode == "m2m":
+            from .m2m import check_credentials
+
             credentials = check_credentials(
                 {
                     "api_base_url": api_base_url,
@@ -98,7 +100,7 @@ class CartoAuth:
                 "CartoAuth(mode='m2m')",
             )
             token = _given_token(access_token, expiration)
-            self._source = M2MSource(
+            self._source = sources.M2MSource(
                 credentials,
                 self._config,
                 org,
@@ -108,9 +110,10 @@ class CartoAuth:
             )
         else:
             base = _checked_api_base_url(api_base_url)
-            self._source = GivenToken(
+            self._source = sources.GivenToken(
                 self._config, org, base, _given_token(access_token, expiration)
             )
+        self._fresh_in = self._source.fresh_holder()
 
     @classmethod
     def _over(cls, source: TokenSource, config: CartoConfig) -> CartoAuth:
@@ -118,6 +121,7 @@ class CartoAuth:
         auth = cls.__new__(cls)
         auth._config = config
         auth._source = source
+        auth._fresh_in = source.fresh_holder()
         return auth
 
     @classmethod
@@ -134,9 +138,11 @@ class CartoAuth:
         Gets a token right away (from the cache when it holds a valid one), so a
         wrong file or secret fails here with a ``CredentialsError`` saying what to fix.
         """
+        from .m2m import load_credentials
+
         creds = load_credentials(filepath)  # its source names the file in messages
-        config = config if config is not None else CartoConfig.from_env()
-        source = M2MSource(
+        config = config if config is not None else _config_from_env()
+        source = _sources().M2MSource(
             creds, config, config.organization, cache_filepath=cache_filepath, use_cache=use_cache
         )
         auth = cls._over(source, config)
@@ -181,7 +187,10 @@ class CartoAuth:
             org: SSO organization (default: the ``CARTO_ORGANIZATION`` setting).
             config: endpoints and settings (default: ``CartoConfig.from_env()``).
         """
-        return steps.run(
+        auth = cls._lab_at_once(config, org, api_base_url)
+        if auth is not None:
+            return auth
+        return _sources().steps.run(
             cls._oauth(config, org, api_base_url, cache_filepath, use_cache, open_browser)
         )
 
@@ -202,9 +211,28 @@ class CartoAuth:
         sign-in the lab shows is waited for without the stdin channel. Without
         JupyterLab, the kernel-side sign-in runs in a thread.
         """
-        return await steps.run_async(
+        auth = cls._lab_at_once(config, org, api_base_url)
+        if auth is not None:
+            return auth
+        return await _sources().steps.run_async(
             cls._oauth(config, org, api_base_url, cache_filepath, use_cache, open_browser)
         )
+
+    @classmethod
+    def _lab_at_once(
+        cls, config: CartoConfig | None, org: str | None, api_base_url: str | None
+    ) -> CartoAuth | None:
+        """``from_oauth``'s answer when the lab's session is valid now (the common cell),
+        without the decision machinery of ``_oauth``; ``None`` otherwise. The same checks
+        in the same order as ``_oauth``: a valid session implies ``lab_present``."""
+        kernel = _kernel()
+        config = config if config is not None else _config_from_env()
+        org = org if org is not None else config.organization
+        kernel.ensure_attached()
+        if kernel.SESSION.valid_token() is None:
+            return None
+        base = _checked_api_base_url(api_base_url)
+        return cls._over(_sources().LabSource(config, org, base), config)
 
     @classmethod
     def _oauth(
@@ -217,17 +245,18 @@ class CartoAuth:
         open_browser: bool,
     ) -> steps.Decision[CartoAuth]:
         """``from_oauth``'s choice of source, for the sync and the async driver."""
-        from . import kernel
-
-        config = config if config is not None else CartoConfig.from_env()
+        kernel = _kernel()
+        sources = _sources()
+        steps = sources.steps
+        config = config if config is not None else _config_from_env()
         org = org if org is not None else config.organization
         kernel.ensure_attached()
         base = _checked_api_base_url(api_base_url)
-        lab = LabSource(config, org, base)
+        lab = sources.LabSource(config, org, base)
         if kernel.SESSION.lab_present:
             yield from lab.signed_in()
             return cls._over(lab, config)
-        signin = KernelSignIn(
+        signin = sources.KernelSignIn(
             config,
             org,
             base,
@@ -254,8 +283,9 @@ class CartoAuth:
         the lab's source serves this object from then on (the one place it changes)."""
         try:
             return ask(self._source)
-        except SourceChanged as change:
+        except _sources().SourceChanged as change:  # evaluated only when ask() raised
             self._source = change.source
+            self._fresh_in = change.source.fresh_holder()
             return ask(self._source)
 
     # --- tokens and URLs ---------------------------------------------------------------
@@ -275,7 +305,15 @@ class CartoAuth:
         With JupyterLab's session this never blocks while the token pushed by the
         lab is fresh; near expiry it asks the lab, which refreshes and answers.
         """
-        return self._ask(lambda source: source.access_token())
+        # The hot path: one attribute read and one comparison. The snapshot is an
+        # immutable (token, expires_at, margin) tuple that its source replaces whole
+        # (never mutates) whenever its token changes, so reading it without a lock
+        # is safe in CPython: a reader gets the old or the new tuple, and either was
+        # valid when it was stored; the check is the sources' own validity check.
+        fresh = self._fresh_in.fresh
+        if fresh is not None and fresh[1] - time.time() > fresh[2]:
+            return fresh[0]
+        return self._ask(_access_token)
 
     def get_carto_dw_credentials(self) -> tuple[str, str]:
         """The CARTO Data Warehouse project id and a token for it: ``(project_id, token)``."""
@@ -285,6 +323,9 @@ class CartoAuth:
                 "The API Base URL of the CARTO account is unknown. Set CARTO_API_BASE_URL "
                 "or pass api_base_url."
             )
+        from . import _http
+        from .errors import ResponseError
+
         url = f"{base}/v3/connections/carto-dw/token"
         hint = self._source.api_base_url_hint
         answer = _http.get_json(
@@ -313,6 +354,8 @@ class CartoAuth:
             from google.cloud import bigquery
             from google.oauth2.credentials import Credentials
         except ImportError as exc:
+            from .errors import MissingDependencyError
+
             raise MissingDependencyError(_DW_EXTRA_MESSAGE) from exc
         project, dw_token = self.get_carto_dw_credentials()
         return bigquery.Client(project=project, credentials=Credentials(dw_token))
@@ -327,6 +370,8 @@ def _checked_api_base_url(value: str | None) -> str | None:
     if not isinstance(value, str):
         raise CredentialsError(f"api_base_url must be a string, not {type(value).__name__}.")
     value = value.strip().rstrip("/")
+    from .config import url_problem
+
     problem = url_problem(value)
     if problem:
         raise CredentialsError(f"api_base_url {problem}.")
@@ -334,6 +379,8 @@ def _checked_api_base_url(value: str | None) -> str | None:
 
 
 def _given_token(access_token: Any, expiration: Any) -> Token | None:
+    from .secret import Token
+
     if access_token is None:
         return None
     if not isinstance(access_token, str) or not access_token:
@@ -345,3 +392,45 @@ def _given_token(access_token: Any, expiration: Any) -> Token | None:
             f"expiration must be UTC epoch seconds (a number), not {type(expiration).__name__}."
         )
     return Token(access_token, float(expiration))
+
+
+def _access_token(source: TokenSource) -> str:
+    return source.access_token()
+
+
+_sources_package: Any = None
+_kernel_module: Any = None
+
+
+def _sources() -> Any:
+    """The ``sources`` package: imported on first use, then a global read."""
+    global _sources_package
+    if _sources_package is None:
+        from . import sources
+
+        _sources_package = sources
+    return _sources_package
+
+
+def _kernel() -> Any:
+    """The ``kernel`` module: imported once, then a global read (``from . import``
+    runs importlib's Python code on every call)."""
+    global _kernel_module
+    if _kernel_module is None:
+        from . import kernel
+
+        _kernel_module = kernel
+    return _kernel_module
+
+
+_config_class: Any = None
+
+
+def _config_from_env() -> CartoConfig:
+    """``CartoConfig.from_env()`` (cached there), the class imported once."""
+    global _config_class
+    if _config_class is None:
+        from .config import CartoConfig
+
+        _config_class = CartoConfig
+    return _config_class.from_env()

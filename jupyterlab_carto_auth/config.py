@@ -222,11 +222,50 @@ class CartoConfig:
 
         An empty (or all-blank) variable counts as unset. A bad value raises
         ``ConfigError`` naming the variable.
+
+        From ``os.environ`` the config is built and validated once per set of
+        values of those variables: every ``CartoAuth.from_oauth()`` asks for it,
+        and checking six URLs each time was most of that call. A changed variable
+        gives a new config; a config is immutable, so sharing one is safe.
         """
-        env = os.environ if environ is None else environ
+        global _env_config
+        if environ is None and cls is CartoConfig:
+            key = _env_values()
+            cached = _env_config  # one read of an immutable pair: safe without a lock
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            config = cls._read(os.environ)
+            _env_config = (key, config)
+            return config
+        return cls._read(os.environ if environ is None else environ)
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> CartoConfig:
         values: dict[str, Any] = {}
         for var in ENV_VARS:
             raw = env.get(var.name, "")
             if raw.strip():
                 values[var.field] = _check_field(var.field, var.name, raw)
         return cls(**values)
+
+
+_ENV_NAMES = tuple(var.name for var in ENV_VARS)
+#: The same names as keys of ``os.environ._data``, CPython's dict of the encoded
+#: environment (bytes on POSIX, upper-case str on Windows), which ``os.environ``
+#: keeps in step with every change made through it.
+_ENCODED_NAMES = tuple(map(os.environ.encodekey, _ENV_NAMES))
+#: ``(values of ENV_VARS, the config built from them)`` of the last ``from_env()``.
+_env_config: tuple[tuple[Any, ...], CartoConfig] | None = None
+
+
+def _env_values() -> tuple[Any, ...]:
+    """The raw values of ``ENV_VARS`` in ``os.environ`` (``None`` for unset), cheaply:
+    twelve ``os.environ.get`` calls cost more than the rest of ``from_oauth()``."""
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    if type(environ) is type(_OS_ENVIRON) and isinstance(data, dict):
+        return tuple(map(data.get, _ENCODED_NAMES))
+    return tuple(map(environ.get, _ENV_NAMES))  # os.environ replaced by a plain mapping
+
+
+_OS_ENVIRON = os.environ

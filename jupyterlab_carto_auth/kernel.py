@@ -35,21 +35,31 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import math
-import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .errors import CredentialsError, LabError, NoStdinError
-from .secret import DEFAULT_MARGIN, mask
+from .secret import DEFAULT_MARGIN, Record, mask
 
-_log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class _LazyLog:
+    """This module's logger, created on the first message: ``attach()`` (bench figure
+    1a) does not pay for ``logging`` in a kernel that never logs one."""
+
+    def debug(self, *args: Any) -> None:
+        import logging
+
+        logging.getLogger(__name__).debug(*args)
+
+
+_log = _LazyLog()
 
 #: How often the stdin socket is checked while waiting, seconds.
 POLL_INTERVAL = 0.05
@@ -76,19 +86,55 @@ class LabNoAnswer(LabError):
 # --- the session the lab pushed --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LabSessionInfo:
-    """One ``session`` message as received, with the time it arrived (epoch seconds)."""
+class LabSessionInfo(Record):
+    """One ``session`` message as received, with the time it arrived (epoch seconds).
 
+    Immutable (a frozen record), so one can be shared between threads."""
+
+    _fields = (
+        "state",
+        "reason",
+        "received_at",
+        "access_token",
+        "expires_at",
+        "api_base_url",
+        "email",
+        "name",
+        "org",
+    )
     state: str
     reason: str
     received_at: float
-    access_token: str | None = field(default=None, repr=False)
-    expires_at: float | None = None
-    api_base_url: str | None = None
-    email: str | None = None
-    name: str | None = None
-    org: str | None = None
+    access_token: str | None
+    expires_at: float | None
+    api_base_url: str | None
+    email: str | None
+    name: str | None
+    org: str | None
+
+    def __init__(
+        self,
+        state: str,
+        reason: str,
+        received_at: float,
+        access_token: str | None = None,
+        expires_at: float | None = None,
+        api_base_url: str | None = None,
+        email: str | None = None,
+        name: str | None = None,
+        org: str | None = None,
+    ) -> None:
+        self.__dict__.update(
+            state=state,
+            reason=reason,
+            received_at=received_at,
+            access_token=access_token,
+            expires_at=expires_at,
+            api_base_url=api_base_url,
+            email=email,
+            name=name,
+            org=org,
+        )
 
     @classmethod
     def from_message(cls, message: dict[str, Any], now: float | None = None) -> LabSessionInfo:
@@ -158,6 +204,29 @@ class LabSession:
         #: The lab client (its kernel connection's session id) that gave the signed-in
         #: session held, so another person's lab cannot replace it.
         self._given_by: str | None = None
+        #: ``(access_token, expires_at, margin)`` of ``current`` when it is signed in
+        #: with a finite expiry, else ``None``; replaced (under the lock) with ``_info``.
+        #: ``current.is_valid()`` is ``fresh[1] - time.time() > fresh[2]``: the
+        #: lock-free hot path of ``CartoAuth.get_access_token`` (see ``_held``).
+        self.fresh: tuple[str, float, float] | None = None
+
+    def _held(self, info: LabSessionInfo | None) -> None:
+        """Hold ``info`` (with the lock held). The snapshot is an immutable tuple stored
+        by one assignment, so a reader without the lock sees the old or the new one,
+        each of which was right for a session the lab sent; no reader ever sees half."""
+        self._info = info
+        expires_at = None if info is None or not info.signed_in else info.expires_at
+        if expires_at is None or not math.isfinite(expires_at):
+            self.fresh = None
+        else:
+            self.fresh = (info.access_token, expires_at, info.margin())  # type: ignore[union-attr]
+
+    def valid_token(self) -> str | None:
+        """The lab's token while ``current.is_valid()``, else ``None``; lock-free."""
+        fresh = self.fresh
+        if fresh is not None and fresh[1] - time.time() > fresh[2]:
+            return fresh[0]
+        return None
 
     @property
     def lab_present(self) -> bool:
@@ -202,7 +271,7 @@ class LabSession:
             and (held.expires_at or 0) > (info.expires_at or 0)
         )
         if not stale:
-            self._info = info
+            self._held(info)
         return not stale
 
     def offer(self, message: dict[str, Any], sender: str | None) -> LabSessionInfo | None:
@@ -235,14 +304,14 @@ class LabSession:
     def mark_signed_out(self) -> None:
         """Forget the token now (a sign-out asked by this kernel)."""
         with self._lock:
-            self._info = LabSessionInfo(
-                state="signed_out", reason="sign_out", received_at=time.time()
+            self._held(
+                LabSessionInfo(state="signed_out", reason="sign_out", received_at=time.time())
             )
 
     def clear(self) -> None:
         """Forget everything, as in a new kernel (tests)."""
         with self._lock:
-            self._info = None
+            self._held(None)
             self._lab_present = False
             self._given_by = None
 
@@ -308,7 +377,8 @@ _stdin_lock = threading.Lock()
 
 def running_ipykernel() -> Any | None:
     """The running ipykernel, or ``None`` (plain Python, terminal IPython)."""
-    if "IPython" not in sys.modules or "ipykernel" not in sys.modules:
+    modules = sys.modules
+    if "IPython" not in modules or "ipykernel" not in modules:
         return None
     try:
         from IPython import get_ipython
@@ -352,6 +422,11 @@ def attach() -> bool:
 
 def ensure_attached() -> bool:
     """Open the comm unless one is open; ``False`` outside an ipykernel."""
+    # First, without the lock (one read of a reference, double-checked below): a comm
+    # is opened only in a running ipykernel, which a process keeps while it runs code.
+    # This is every from_oauth()'s path, and finding the kernel costs microseconds.
+    if _bridge.comm is not None:
+        return True
     if running_ipykernel() is None:
         return False
     with _bridge.lock:
@@ -451,6 +526,8 @@ def _dispatch(message: dict[str, Any], sender: str | None = None) -> None:
 
 def new_request_id() -> str:
     """A fresh request id (16 of ``[A-Za-z0-9_-]``)."""
+    import secrets  # not at import: most kernels never send a request
+
     return secrets.token_urlsafe(12)
 
 
@@ -489,15 +566,17 @@ def _no_answer(seconds: float) -> LabNoAnswer:
     )
 
 
-@dataclass(frozen=True)
 class _Request:
     """One request to the lab, built and checked the same way for every caller."""
 
-    id: str
-    min_ttl: float
-    interactive: bool
-    org: str | None
-    seconds: float
+    def __init__(
+        self, id: str, min_ttl: float, interactive: bool, org: str | None, seconds: float
+    ) -> None:
+        self.id = id
+        self.min_ttl = min_ttl
+        self.interactive = interactive
+        self.org = org
+        self.seconds = seconds
 
     @classmethod
     def new(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import CartoAuthError
@@ -51,16 +50,26 @@ HELP = {
 }
 
 
-@dataclass
 class Status:
     """What ``%carto status`` shows; text in a terminal, a table in a notebook.
 
     ``session`` is what the token source holds; ``source`` says which it is.
+    (Not a ``@dataclass``: generating its methods at import is most of what importing
+    this module costs, bench figure 1b.)
     """
 
-    lab_attached: bool
-    source: str
-    session: SourceStatus
+    def __init__(self, lab_attached: bool, source: str, session: SourceStatus) -> None:
+        self.lab_attached = lab_attached
+        self.source = source
+        self.session = session
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        mine = (self.lab_attached, self.source, self.session)
+        return mine == (other.lab_attached, other.source, other.session)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
     @property
     def signed_in(self) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 #: A token is refreshed when it has less than this many seconds left.
 DEFAULT_MARGIN = 60.0
@@ -16,16 +15,51 @@ def mask(secret: str) -> str:
     return f"{prefix}…(masked)"
 
 
-@dataclass(frozen=True)
-class Token:
+class Record:
+    """What ``@dataclass(frozen=True)`` gives a small value class (``==``, ``hash``,
+    ``FrozenInstanceError`` on assignment, pickling), written out: the decorator
+    generates and compiles its methods when the module is imported, which is most
+    of what attaching a kernel costs (bench figure 1a). Subclasses set ``_fields``
+    and fill ``__dict__`` in ``__init__``."""
+
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(self.__dict__[name] for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+class Token(Record):
     """An OAuth access token with its expiry as UTC epoch seconds.
 
     ``expires_at`` is computed from ``time.time()``, which is UTC everywhere:
     carto-auth's ``datetime.utcnow().timestamp()`` is off by the local UTC offset.
+    Immutable.
     """
 
-    access_token: str = field(repr=False)
+    _fields = ("access_token", "expires_at")
+    access_token: str
     expires_at: float
+
+    def __init__(self, access_token: str, expires_at: float) -> None:
+        self.__dict__.update(access_token=access_token, expires_at=expires_at)
 
     @classmethod
     def from_expires_in(

@@ -77,6 +77,40 @@ def test_os_environ_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert CartoConfig.from_env().token_url == "https://login.example.com/oauth/token"
 
 
+def test_from_env_is_built_once_per_set_of_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``from_env()`` caches its config (every ``from_oauth()`` asks), and every change
+    of a ``CARTO_*`` variable through ``os.environ`` gives the config of the new values."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var.name, raising=False)
+    first = CartoConfig.from_env()
+    assert CartoConfig.from_env() is first
+    for var, value in [
+        ("CARTO_TOKEN_URL", "https://login.example.com/oauth/token"),
+        ("CARTO_SIGNIN_TIMEOUT", "12"),
+        ("CARTO_ORGANIZATION", "acme"),
+    ]:
+        monkeypatch.setenv(var, value)
+        changed = CartoConfig.from_env()
+        assert changed is not first
+        assert changed == CartoConfig.from_env({var: value})
+        assert CartoConfig.from_env() is changed
+        monkeypatch.delenv(var)
+        assert CartoConfig.from_env() == first
+    monkeypatch.setenv("CARTO_HTTP_TIMEOUT", "soon")  # a bad value is refused every time
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="CARTO_HTTP_TIMEOUT"):
+            CartoConfig.from_env()
+    monkeypatch.setenv("CARTO_HTTP_TIMEOUT", "7")
+    assert CartoConfig.from_env().http_timeout == 7.0
+
+
+def test_from_env_reads_a_replaced_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache's fast read of ``os.environ`` falls back to ``get`` on a plain mapping."""
+    CartoConfig.from_env()
+    monkeypatch.setattr("os.environ", {"CARTO_AUDIENCE": "other-audience"})
+    assert CartoConfig.from_env().audience == "other-audience"
+
+
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_empty_variable_counts_as_unset(blank: str) -> None:
     env = {var.name: blank for var in ENV_VARS}

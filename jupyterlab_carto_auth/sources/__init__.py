@@ -11,11 +11,26 @@
 
 from __future__ import annotations
 
-from .base import SourceChanged, SourceStatus, TokenSource
-from .given import GivenToken
-from .kernel_signin import KernelSignIn
-from .lab import LabSource
-from .m2m import M2MSource
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .base import SourceChanged, SourceStatus, TokenSource
+    from .given import GivenToken
+    from .kernel_signin import KernelSignIn
+    from .lab import LabSource
+    from .m2m import M2MSource
+
+#: Each name, imported from its module on first use: a lab session loads neither the
+#: token cache (``kernel_signin``) nor M2M and its HTTP stack.
+_LAZY = {
+    "SourceChanged": "base",
+    "SourceStatus": "base",
+    "TokenSource": "base",
+    "GivenToken": "given",
+    "KernelSignIn": "kernel_signin",
+    "LabSource": "lab",
+    "M2MSource": "m2m",
+    "steps": None,
+}
 
 __all__ = [
     "GivenToken",
@@ -26,3 +41,17 @@ __all__ = [
     "SourceStatus",
     "TokenSource",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module = _LAZY[name]
+    if module is None:
+        value: object = importlib.import_module(f"{__name__}.{name}")
+    else:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

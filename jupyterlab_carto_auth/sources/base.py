@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from ..secret import DEFAULT_MARGIN, Token
 
@@ -42,6 +43,14 @@ class TokenSource(ABC):
     mode: str = "oauth"
     #: Where a wrong API base URL comes from, for error messages.
     api_base_url_hint: str = "the API Base URL"
+    #: ``(access_token, expires_at, margin)`` while the held token is known valid
+    #: (``expires_at - time.time() > margin``), else ``None``: ``CartoAuth``'s lock-free
+    #: hot path reads it (on ``fresh_holder()``). Replaced whole, never mutated.
+    fresh: tuple[str, float, float] | None = None
+
+    def fresh_holder(self) -> Any:
+        """The object whose ``fresh`` snapshot stands for this source's token."""
+        return self
 
     @abstractmethod
     def access_token(self) -> str:
@@ -80,18 +89,34 @@ def token_state(expires_in: float | None) -> str:
 class HeldToken(TokenSource):
     """A source that keeps its newest token and gets a new one inside the margin."""
 
+    #: The margin never changes and the token is replaced only once it is inside the
+    #: margin: then a snapshot of a valid token (``fresh``) stays right until it expires.
+    #: ``KernelSignIn`` (its margin follows the lifetime it reads from the cache) has none.
+    _snapshots = True
+
     def __init__(self, org: str | None, token: Token | None = None) -> None:
         self._lock = threading.Lock()
         self._org = org
         self._token = token
 
     def access_token(self) -> str:
-        with self._lock:
-            token = self._token
-            if token is None or not token.is_valid(self._margin()):
-                token = self._new_token()
-                self._token = token
-            return token.access_token
+        # Double-checked: a valid held token is returned without the lock (a token is
+        # immutable and replaced by one assignment, so the unlocked read is safe).
+        token = self._token
+        if token is None or not token.is_valid(self._margin()):
+            with self._lock:
+                token = self._token
+                if token is None or not token.is_valid(self._margin()):
+                    token = self._new_token()
+                    self._token = token
+        if self._snapshots:
+            margin = self._margin()
+            # Unlocked too: a snapshot of a token that another thread has replaced
+            # meanwhile is checked against that token's own expiry, so it can only
+            # ever give a token that is still valid, and the next miss stores anew.
+            if token.is_valid(margin):
+                self.fresh = (token.access_token, token.expires_at, margin)
+        return token.access_token
 
     def status(self) -> SourceStatus:
         token = self._token

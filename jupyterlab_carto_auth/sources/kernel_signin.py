@@ -24,6 +24,7 @@ class KernelSignIn(HeldToken):
     """``CartoAuth.from_oauth()`` without JupyterLab: carto-auth's flow, done right."""
 
     name = "kernel"
+    _snapshots = False  # the margin changes with the lifetime read from the cache
 
     def __init__(
         self,

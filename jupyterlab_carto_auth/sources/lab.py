@@ -95,6 +95,10 @@ class LabSource(TokenSource):
         self._api_base_url_arg = api_base_url
         self._discovered: str | None = None
 
+    def fresh_holder(self) -> Any:
+        """The session store: its snapshot stands for the lab's token."""
+        return kernel.SESSION
+
     def signed_in(self) -> steps.Decision[None]:
         """Make sure the lab has a session for this kernel: refreshed near expiry, else
         the lab's sign-in, waited for (``CARTO_SIGNIN_TIMEOUT``)."""
