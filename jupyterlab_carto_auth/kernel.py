@@ -246,6 +246,12 @@ class LabSession:
         info = self.current
         return info is not None and info.state == "signed_out" and info.reason == "sign_out"
 
+    @property
+    def not_granted(self) -> bool:
+        """The lab holds the session back: the user has not allowed this notebook (yet)."""
+        info = self.current
+        return info is not None and info.state == "signed_out" and info.reason == "not_granted"
+
     def update(self, message: dict[str, Any]) -> LabSessionInfo:
         """Record a valid ``session`` message; returns the session now held.
 
@@ -719,7 +725,10 @@ async def probe_lab_async(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
 
 
 def sign_out() -> bool:
-    """Ask the lab to sign out of CARTO (every tab and kernel); forget the token here now.
+    """Sign this kernel out of the lab's CARTO session; forget the token here now.
+
+    The lab stops pushing to this kernel until it asks again (``from_oauth()``)
+    and offers the user to sign out everywhere (every tab and kernel).
 
     Returns ``False`` when no lab is attached.
     """

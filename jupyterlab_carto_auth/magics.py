@@ -29,8 +29,8 @@ Usage: %carto <command>
   login [--org ORG]
                   sign in to CARTO (with JupyterLab's Sign in when the extension is
                   attached, else in a browser or with an access code)
-  logout          sign out (of JupyterLab, every tab and kernel; or forget this
-                  kernel's cached sign-in)
+  logout          sign this kernel out (JupyterLab then offers to sign out
+                  everywhere; or forget this kernel's cached sign-in)
   token [--show]  the access token, masked unless --show (then shown for a while,
                   not saved in the notebook)
   whoami          email, name and organization
@@ -251,7 +251,10 @@ def cmd_logout(args: list[str]) -> None:
 
     if kernel.SESSION.lab_present:
         if kernel.sign_out():
-            print("Signed out of CARTO in JupyterLab (every tab and kernel).")
+            print(
+                "Signed out of CARTO in this kernel. JupyterLab asks whether to sign out "
+                "everywhere (every tab and kernel)."
+            )
         else:
             print("Could not reach JupyterLab; use Sign out of CARTO in JupyterLab.")
         return

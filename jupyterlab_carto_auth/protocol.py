@@ -25,7 +25,7 @@ MAX_BYTES = 65536
 MAX_MIN_TTL = 3600
 
 ERROR_CODES = ("cancelled", "timeout", "network", "denied", "unsupported_version", "bad_request")
-REASONS = ("sign_in", "refresh", "reply", "attach", "sign_out")
+REASONS = ("sign_in", "refresh", "reply", "attach", "sign_out", "not_granted")
 STATES = ("signed_in", "signed_out")
 REPLY_VIA = ("comm", "stdin")
 

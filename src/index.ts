@@ -18,6 +18,8 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- the grants gate every kernel from activation on
+import { accessStoreKey, KernelAccess, LocalAccessStore } from './access';
 import { CartoAuthError } from './errors';
 import { cartoIcon } from './icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the session is the service this plugin provides at activation
@@ -100,12 +102,13 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Adds the CARTO commands to the palette and the Settings menu.',
   autoStart: true,
   requires: [ICartoSession],
-  optional: [ITranslator, ICommandPalette],
+  optional: [ITranslator, ICommandPalette, ICartoKernels],
   activate: (
     app: JupyterFrontEnd,
     session: ICartoSession,
     translator: ITranslator | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    kernels: ICartoKernels | null = null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const { commands } = app;
@@ -200,8 +203,14 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const { showAccount } = await import('./dialogs');
         const scope = await readServerScope(app.serviceManager.serverSettings);
+        const access = kernels instanceof KernelBridge ? kernels.access : null;
         if (
-          await showAccount(session.info, trans, scope.notOwnerReason(trans))
+          await showAccount(
+            session.info,
+            trans,
+            scope.notOwnerReason(trans),
+            access
+          )
         ) {
           await session.signOut();
         }
@@ -232,18 +241,33 @@ const kernelsPlugin: JupyterFrontEndPlugin<ICartoKernels> = {
   id: PluginIDs.kernels,
   description: 'Hands the CARTO session to notebook and console kernels.',
   autoStart: true,
-  requires: [ICartoSession],
+  requires: [ICartoSession, ISettingRegistry],
   optional: [ITranslator, INotebookTracker, IConsoleTracker],
   provides: ICartoKernels,
   activate: async (
     app: JupyterFrontEnd,
     session: ICartoSession,
+    registry: ISettingRegistry,
     translator: ITranslator | null,
     notebooks: INotebookTracker | null,
     consoles: IConsoleTracker | null
   ): Promise<ICartoKernels> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const scope = await readServerScope(app.serviceManager.serverSettings);
+    // Grants live in this browser, per server: out of a kernel's reach.
+    const { baseUrl } = app.serviceManager.serverSettings;
+    const access = new KernelAccess({
+      store: new LocalAccessStore(accessStoreKey(scope.id)),
+      prompt: async request =>
+        (await import('./dialogs')).askAccess(request, session.info, trans),
+      confirmAll: async () =>
+        (await import('./dialogs')).confirmAllKernels(trans)
+    });
+    const setting = await registry.load(PluginIDs.session);
+    const followSetting = () =>
+      void access.setMode(readSettings(setting, baseUrl).settings.kernelAccess);
+    setting.changed.connect(followSetting);
+    void app.restored.then(followSetting);
     const bridge = new KernelBridge({
       notOwner: scope.notOwnerReason(trans),
       session,
@@ -251,7 +275,8 @@ const kernelsPlugin: JupyterFrontEndPlugin<ICartoKernels> = {
       signIn: async options => {
         await app.commands.execute(CommandIDs.signIn, { ...options });
       },
-      signInTimeoutSeconds: () => session.signInTimeoutSeconds
+      signInTimeoutSeconds: () => session.signInTimeoutSeconds,
+      access
     });
     notebooks?.forEach(panel => bridge.watch(panel.sessionContext));
     notebooks?.widgetAdded.connect((_, panel) =>

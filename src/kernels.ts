@@ -7,6 +7,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { KernelAccess } from './access';
 import { CartoAuthError } from './errors';
 import {
   errorMessage,
@@ -49,6 +50,14 @@ interface IKernelState {
   attaching: boolean;
   /** Attach at the next idle: set at start and by a restart. */
   needsAttach: boolean;
+  /** The notebook's or console's path (the grant's key) and its name. */
+  readonly context: ISessionContext;
+  /** What the kernel was last told: a session may be pushed (granted), or not. */
+  told: 'granted' | 'not_granted';
+  /** The kernel signed itself out: no pushes until it asks or the lab signs in. */
+  signedOut: boolean;
+  /** The open sign-out confirmation's notification, or null. */
+  signOutNotice: string | null;
 }
 
 /** Options of {@link KernelBridge}. */
@@ -65,6 +74,8 @@ export interface IKernelBridgeOptions {
    * Then the bridge never attaches, pushes or answers.
    */
   readonly notOwner?: string | null;
+  /** The user's grants: which notebooks may have the session. */
+  readonly access: KernelAccess;
 }
 
 /**
@@ -72,9 +83,14 @@ export interface IKernelBridgeOptions {
  */
 export class KernelBridge implements ICartoKernels, IDisposable {
   constructor(private _options: IKernelBridgeOptions) {
+    this.access = _options.access;
     _options.session.changed.connect(this._onSessionChanged, this);
+    _options.access.changed.connect(this._onAccessChanged, this);
     this._lastPushed = this._pushKey(_options.session.info);
   }
+
+  /** The user's grants the bridge enforces (listed in the account panel). */
+  readonly access: KernelAccess;
 
   /** Kernels that could not be attached, with the reason, changed. */
   get problemsChanged(): ISignal<this, void> {
@@ -111,15 +127,24 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     const onKernel = () => {
       const kernel = context.session?.kernel;
       if (kernel) {
-        this._addKernel(kernel);
+        this._addKernel(kernel, context);
       }
     };
+    // A renamed notebook is another path: its grant is looked up again.
+    const onRename = () => this._onAccessChanged();
     context.kernelChanged.connect(onKernel);
-    context.disposed.connect(() => context.kernelChanged.disconnect(onKernel));
+    context.propertyChanged?.connect(onRename);
+    context.disposed.connect(() => {
+      context.kernelChanged.disconnect(onKernel);
+      context.propertyChanged?.disconnect(onRename);
+    });
     onKernel();
   }
 
-  private _addKernel(kernel: Kernel.IKernelConnection): void {
+  private _addKernel(
+    kernel: Kernel.IKernelConnection,
+    context: ISessionContext
+  ): void {
     // Only one connection per kernel handles comms; the others must not
     // register a target (and need not: the handling one serves the kernel).
     if (!kernel.handleComms || this._kernels.has(kernel) || kernel.isDisposed) {
@@ -130,7 +155,11 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       comm: null,
       problem: null,
       attaching: false,
-      needsAttach: true
+      needsAttach: true,
+      context,
+      told: 'not_granted',
+      signedOut: false,
+      signOutNotice: null
     };
     this._kernels.set(kernel, state);
     kernel.registerCommTarget(TARGET, (comm, msg) =>
@@ -225,8 +254,10 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       // Another lab's attach (or cell) opened it: that lab answers its hello.
       // It is the kernel's comm now, so pushes go to it (the kernel keeps one
       // person's session) and this lab's own cells' requests are answered on
-      // it (docs/protocol.md, "Several labs on one kernel").
+      // it (docs/protocol.md, "Several labs on one kernel"), if this lab's
+      // user allowed the notebook (docs/protocol.md, "Grants").
       this._track(state, comm);
+      state.told = this._granted(state) ? 'granted' : 'not_granted';
       return;
     }
     let hello: Message;
@@ -259,10 +290,19 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       return;
     }
     this._track(state, comm);
+    state.signedOut = false;
     this._setProblem(state, null);
-    void this._sessionMessage('attach').then(message =>
-      this._send(comm, message)
-    );
+    if (this._granted(state)) {
+      state.told = 'granted';
+      this._pushSession(state, comm, 'attach');
+      return;
+    }
+    // Nothing secret before the user's Allow; the kernel learns why.
+    state.told = 'not_granted';
+    this._send(comm, NOT_GRANTED);
+    if (this._options.session.info.status === 'signed-in') {
+      void this._askGrant(state, null);
+    }
   }
 
   /** Make `comm` the kernel's comm: pushes go to it, messages are handled. */
@@ -303,7 +343,7 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     if (message.type === 'request') {
       void this._answer(state, comm, message, msg);
     } else if (message.type === 'sign_out') {
-      void this._options.session.signOut();
+      this._kernelSignOut(state, comm);
     } else if (message.type === 'hello') {
       this._send(
         comm,
@@ -322,6 +362,14 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     let reply: Message;
     try {
       const { session } = this._options;
+      if (!this._granted(state)) {
+        const refusal = await this._grantFor(state, request);
+        if (refusal) {
+          this._reply(state, comm, request, msg, refusal);
+          return;
+        }
+      }
+      state.signedOut = false; // the kernel asks again: it gets the session
       if (session.info.status !== 'signed-in' && request.interactive) {
         await this._promptSignIn(request.org);
       }
@@ -339,7 +387,21 @@ export class KernelBridge implements ICartoKernels, IDisposable {
         error instanceof Error ? error.message : String(error)
       );
     }
-    reply = { ...reply, id: request.id };
+    if (reply.type === 'session' && !this._granted(state)) {
+      reply = NOT_GRANTED; // revoked while the token was on its way
+    }
+    this._reply(state, comm, request, msg, reply);
+  }
+
+  /** Send `reply` to `request` the way it asked for. */
+  private _reply(
+    state: IKernelState,
+    comm: Kernel.IComm,
+    request: IRequest,
+    msg: KernelMessage.ICommMsgMsg,
+    answer: Message
+  ): void {
+    const reply = { ...answer, id: request.id };
     if (request.reply_via === 'stdin') {
       try {
         state.kernel.sendInputReply(
@@ -480,11 +542,174 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     this._lastPushed = key;
     void this._sessionMessage(reason).then(message => {
       for (const state of this._kernels.values()) {
-        if (state.comm) {
-          this._send(state.comm, message);
+        if (!state.comm || state.told !== 'granted' || !this._granted(state)) {
+          continue; // not allowed: it holds not_granted
         }
+        if (state.signedOut) {
+          if (reason !== 'sign_in') {
+            continue; // signed itself out: only a new sign-in reaches it
+          }
+          state.signedOut = false;
+        }
+        this._send(state.comm, message);
       }
     });
+  }
+
+  /** May this kernel's notebook have the session (the user's grant)? */
+  private _granted(state: IKernelState): boolean {
+    return this._options.access.isGranted(state.context.path);
+  }
+
+  /** How the prompt names a kernel: a notebook by its path, a console by name. */
+  private _label(state: IKernelState): string {
+    const { context } = state;
+    return context.type === 'console' && context.name
+      ? context.name
+      : context.path;
+  }
+
+  /** Push the session to one kernel, if it is still allowed when it is ready. */
+  private _pushSession(
+    state: IKernelState,
+    comm: Kernel.IComm,
+    reason: SessionReason
+  ): void {
+    void this._sessionMessage(reason).then(message => {
+      if (
+        this._granted(state) &&
+        !(state.signedOut && message.state === 'signed_in')
+      ) {
+        this._send(comm, message);
+      }
+    });
+  }
+
+  /** Ask the user to allow this kernel's notebook, bounded by the time limit. */
+  private _askGrant(state: IKernelState, org: string | null): Promise<boolean> {
+    const seconds = this._options.signInTimeoutSeconds();
+    const asked = this._options.access.ask({
+      path: state.context.path,
+      label: this._label(state),
+      org
+    });
+    const timer = setTimeout(() => asked.dismiss(), seconds * 1000);
+    return asked.answer.finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Get the user's grant for a request from a kernel not allowed yet: null
+   * once allowed (signed in too when the dialog said "Sign in and allow"),
+   * else the answer to send.
+   */
+  private async _grantFor(
+    state: IKernelState,
+    request: IRequest
+  ): Promise<Message | null> {
+    const { access, session, trans } = this._options;
+    const { path } = state.context;
+    if (access.isDenied(path)) {
+      return this._denied(path);
+    }
+    if (!request.interactive) {
+      return NOT_GRANTED; // no UI for a non-interactive request
+    }
+    const seconds = this._options.signInTimeoutSeconds();
+    if (await this._askGrant(state, request.org)) {
+      if (session.info.status !== 'signed-in') {
+        // One dialog for both: its click (a user gesture) starts the sign-in.
+        await this._options.signIn(
+          request.org ? { organization: request.org } : {}
+        );
+      }
+      return null;
+    }
+    return access.isDenied(path)
+      ? this._denied(path)
+      : errorMessage(
+          'timeout',
+          trans.__(
+            'Nobody allowed %1 to use your CARTO account within %2 seconds. Run the cell again and click Allow in JupyterLab.',
+            path,
+            seconds
+          )
+        );
+  }
+
+  private _denied(path: string): Message {
+    return errorMessage(
+      'denied',
+      this._options.trans.__(
+        'You denied %1 the use of your CARTO account. To allow it, open CARTO Account in JupyterLab (status bar) and click Allow, or run the cell again in two minutes.',
+        path
+      )
+    );
+  }
+
+  /**
+   * A kernel's `sign_out` signs that kernel out; signing out the whole lab
+   * needs the user's click on the notification it shows (one per kernel).
+   */
+  private _kernelSignOut(state: IKernelState, comm: Kernel.IComm): void {
+    const { session, trans } = this._options;
+    if (!this._granted(state)) {
+      this._send(comm, NOT_GRANTED);
+      return;
+    }
+    state.signedOut = true;
+    this._send(comm, {
+      v: 1,
+      type: 'session',
+      state: 'signed_out',
+      reason: 'sign_out'
+    });
+    const shown =
+      state.signOutNotice !== null &&
+      Notification.manager.has(state.signOutNotice);
+    if (session.info.status !== 'signed-in' || shown) {
+      return;
+    }
+    state.signOutNotice = Notification.info(
+      trans.__(
+        '%1 signed out of CARTO. Sign out of CARTO in JupyterLab too (every tab and kernel)?',
+        this._label(state)
+      ),
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: trans.__('Sign out everywhere'),
+            displayType: 'warn',
+            callback: () => void session.signOut()
+          },
+          {
+            label: trans.__('Stay signed in'),
+            callback: () => undefined
+          }
+        ]
+      }
+    );
+  }
+
+  /** A grant given or taken back, the mode, or a path changed: tell kernels. */
+  private _onAccessChanged(): void {
+    const signedIn = this._options.session.info.status === 'signed-in';
+    for (const state of this._kernels.values()) {
+      const { comm } = state;
+      if (!comm) {
+        continue;
+      }
+      const granted = this._granted(state);
+      if (granted && state.told === 'not_granted') {
+        state.told = 'granted';
+        if (signedIn) {
+          this._pushSession(state, comm, 'sign_in');
+        }
+      } else if (!granted && state.told === 'granted') {
+        state.told = 'not_granted';
+        this._send(comm, NOT_GRANTED);
+      }
+    }
   }
 
   /** What identifies a pushable change: a new token, or signed out. */
@@ -534,6 +759,14 @@ function causedByClient(
   const parent = msg.parent_header as Partial<KernelMessage.IHeader>;
   return !!kernel.clientId && parent?.session === kernel.clientId;
 }
+
+/** What a kernel without the user's grant is told: nothing secret. */
+const NOT_GRANTED: ISessionMessage = {
+  v: 1,
+  type: 'session',
+  state: 'signed_out',
+  reason: 'not_granted'
+};
 
 function isProtocolCode(code: string): code is ErrorCode {
   return ['cancelled', 'timeout', 'network', 'denied'].includes(code);

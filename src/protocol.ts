@@ -18,7 +18,7 @@ export type ErrorCode =
   | 'unsupported_version'
   | 'bad_request';
 export type SessionReason =
-  'sign_in' | 'refresh' | 'reply' | 'attach' | 'sign_out';
+  'sign_in' | 'refresh' | 'reply' | 'attach' | 'sign_out' | 'not_granted';
 
 export interface IHello {
   v: 1;
@@ -95,7 +95,8 @@ const REASONS = new Set<string>([
   'refresh',
   'reply',
   'attach',
-  'sign_out'
+  'sign_out',
+  'not_granted'
 ]);
 const TYPES: Record<Direction, Set<string>> = {
   kernel_to_lab: new Set(['hello', 'request', 'sign_out', 'error']),

@@ -44,6 +44,8 @@ export interface ICartoSettings {
   refreshMarginSeconds: number;
   accessCodeLifetimeSeconds: number;
   signInTimeoutSeconds: number;
+  /** `ask`: a kernel gets the session only with the user's grant; `all`: every kernel. */
+  kernelAccess: 'ask' | 'all';
 }
 
 /** The URL settings, with their titles in the settings editor. */

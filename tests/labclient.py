@@ -145,6 +145,7 @@ class StandInLab:
         self._attached: dict[str, str] = {}  # kernel -> the comm pushes go to
         self._listening: set[tuple[str, str]] = set()  # comms whose messages are answered
         self._waiting: list[_Asked] = []
+        self._signed_out: set[str] = set()  # kernels that signed themselves out
         self._last_pushed = "out"
         self._last_pushed = self._push_key()
 
@@ -181,6 +182,7 @@ class StandInLab:
             return [self._comm(kernel, comm_id, protocol.error(exc.code, exc.message))]
         self._attached[kernel] = comm_id
         self._listening.add((kernel, comm_id))
+        self._signed_out.discard(kernel)
         message = self._session_message("attach")
         return [] if message is None else [self._comm(kernel, comm_id, message)]
 
@@ -200,9 +202,13 @@ class StandInLab:
                 return []  # never answer an error with an error
             return [self._comm(kernel, comm_id, protocol.error(exc.code, exc.message))]
         if message["type"] == "request":
+            self._signed_out.discard(kernel)  # it asks again: it gets the session
             return self._answer(kernel, comm_id, message)
         if message["type"] == "sign_out":
-            return self.sign_out()
+            # Only this kernel: the lab-wide sign-out needs the user's click in the lab.
+            self._signed_out.add(kernel)
+            out = session_message(None, reason="sign_out")
+            return [self._comm(kernel, comm_id, out)]
         if message["type"] == "hello":
             error = protocol.error("bad_request", "hello is only sent on comm open.")
             return [self._comm(kernel, comm_id, error)]
@@ -307,6 +313,10 @@ class StandInLab:
             message = self._session_message(reason)
             if message is not None:
                 for kernel in self._kernels:
+                    if kernel in self._signed_out:
+                        if reason != "sign_in":
+                            continue  # signed itself out: only a new sign-in reaches it
+                        self._signed_out.discard(kernel)
                     if kernel in self._attached:
                         out.append(self._comm(kernel, self._attached[kernel], message))
         if self._signed_in():  # every waiting request is answered now

@@ -531,3 +531,39 @@ def test_a_lab_that_has_not_attached_yet_is_found_by_the_first_cell(
     assert lab.hello is not None  # from_oauth opened the comm itself
     assert len(cell.requests) == 1
     assert cell.input_requests == []
+
+
+def test_a_notebook_not_allowed_says_so_and_a_deny_says_how_to_allow(
+    start_kernel: StartKernel,
+) -> None:
+    # Given a lab that holds the session back: the user has not allowed this notebook
+    lab = lab_for(start_kernel)
+    lab.attach(session_message(None, reason="not_granted"))
+    denial = (
+        "You denied work/a.ipynb the use of your CARTO account. To allow it, open CARTO "
+        "Account in JupyterLab (status bar) and click Allow, or run the cell again in two "
+        "minutes."
+    )
+
+    def on_request(lab: LabClient, request: dict[str, Any]) -> None:
+        if request["interactive"]:  # from_oauth asks; the user clicks Deny
+            lab.answer_stdin(request["id"], protocol.error("denied", denial, request["id"]))
+        else:  # the near-expiry re-ask: no UI, the lab says not_granted again
+            message = session_message(None, reason="not_granted", id=request["id"])
+            lab.answer_stdin(request["id"], message)
+
+    lab.on_request = on_request
+    # When a cell asks for the session
+    cell = lab.run("from jupyterlab_carto_auth import CartoAuth\nCartoAuth.from_oauth()\n")
+    # Then the lab's message says what to do
+    assert cell.error is not None
+    assert cell.error["ename"] == "LabError"
+    assert cell.error["evalue"] == f"JupyterLab refused this kernel a CARTO session: {denial}"
+    # And a token asked for while not allowed names the grant, not a sign-out
+    cell = lab.run(
+        "from jupyterlab_carto_auth.sources.lab import LabSource\n"
+        "from jupyterlab_carto_auth.config import CartoConfig\n"
+        "LabSource(CartoConfig.from_env(), None, None).access_token()\n"
+    )
+    assert cell.error is not None
+    assert cell.error["evalue"] == lab_source.NOT_GRANTED_IN_LAB, cell.error

@@ -210,7 +210,11 @@ def test_stand_in_plays_the_lab_for_a_real_kernel(start_kernel: StartKernel) -> 
     assert cell.stdout == "lab True\n"
     assert [r["reply_via"] for r in cell.requests] == ["stdin"]
     assert cell.input_requests == []
-    # And the kernel's sign_out signs the stand-in out
+    # And the kernel's sign_out signs this kernel out, not the lab (that needs a click)
     cell = client.run("import jupyterlab_carto_auth.kernel as k\nprint(k.sign_out())\n")
     assert cell.stdout == "True\n", cell.error
-    assert lab.session is None
+    assert lab.session is not None
+    cell = client.run(
+        "try:\n    a.get_access_token()\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    assert cell.stdout.startswith("CredentialsError You signed out of CARTO"), cell.stdout

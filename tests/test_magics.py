@@ -211,7 +211,8 @@ def test_logout_asks_the_lab_to_sign_out(start_kernel: StartKernel) -> None:
     assert cell.error is None, cell.error
     assert lab.from_kernel[before:] == [{"v": 1, "type": "sign_out"}]
     assert cell.stdout == (
-        "Signed out of CARTO in JupyterLab (every tab and kernel).\n"
+        "Signed out of CARTO in this kernel. JupyterLab asks whether to sign out "
+        "everywhere (every tab and kernel).\n"
         "Not signed in to CARTO. Sign in with: %carto login\n"
     )
 

@@ -22,6 +22,11 @@ SIGNED_OUT_IN_LAB = (
     "You signed out of CARTO in JupyterLab. Click Sign in to CARTO and run "
     "CartoAuth.from_oauth() again."
 )
+NOT_GRANTED_IN_LAB = (
+    "JupyterLab has not allowed this notebook to use your CARTO account. Run "
+    "CartoAuth.from_oauth() (or %carto login) and click Allow when JupyterLab asks; "
+    "allowed notebooks are listed in CARTO Account in JupyterLab."
+)
 CANCELLED_IN_LAB = (
     "Sign-in to CARTO was cancelled in JupyterLab. Click Sign in to CARTO, then run this "
     "cell again."
@@ -78,7 +83,8 @@ class AskLab(steps.Step):
                 "then run this cell again."
             )
         elif exc.code == "denied":
-            message = f"CARTO refused the sign-in ({exc}). Click Sign in to CARTO to try again."
+            # The user's Deny in the lab, or CARTO's refusal: the lab says what to do.
+            message = f"JupyterLab refused this kernel a CARTO session: {exc}"
         else:
             message = f"JupyterLab could not hand this kernel a CARTO session: {exc}"
         return LabError(exc.code, message)
@@ -124,6 +130,8 @@ class LabSource(TokenSource):
     def _token(self) -> steps.Decision[str]:
         if kernel.SESSION.signed_out_in_lab:
             raise CredentialsError(SIGNED_OUT_IN_LAB)
+        if kernel.SESSION.not_granted:
+            raise CredentialsError(NOT_GRANTED_IN_LAB)
         info = kernel.SESSION.current
         if info is not None and info.is_valid():
             return info.access_token  # type: ignore[return-value]

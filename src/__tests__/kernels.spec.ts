@@ -8,6 +8,12 @@ import { Signal } from '@lumino/signaling';
 
 import examples from '../../docs/protocol-examples.json';
 import scenarios from '../../docs/protocol-scenarios.json';
+import {
+  AccessAnswer,
+  IAccessRequest,
+  IStoredAccess,
+  KernelAccess
+} from '../access';
 import { CartoAuthError, CartoErrorCode } from '../errors';
 import { ATTACH_CODE, KernelBridge } from '../kernels';
 import { parseMessage, ProtocolError, TARGET } from '../protocol';
@@ -224,8 +230,15 @@ class FakeSession {
 }
 
 /** A notebook's session context, holding one kernel. */
-function contextOf(kernel: FakeKernel | null): any {
+function contextOf(
+  kernel: FakeKernel | null,
+  path = `work/${kernel?.name ?? 'none'}.ipynb`
+): any {
   return {
+    path,
+    name: path.split('/').pop(),
+    type: 'notebook',
+    propertyChanged: new Signal<any, any>({}),
     session: { kernel: kernel?.asConnection() ?? null },
     kernelChanged: new Signal<any, any>({}),
     disposed: new Signal<any, any>({})
@@ -257,6 +270,49 @@ async function settle(): Promise<void> {
   await jest.advanceTimersByTimeAsync(0);
 }
 
+/** A grant prompt the test answers. */
+interface IShownPrompt {
+  request: IAccessRequest;
+  answer(value: AccessAnswer): void;
+  closed: boolean;
+}
+
+/**
+ * The user's grants in memory; `prompts` are the grant dialogs shown, oldest
+ * first. `mode: 'all'` (confirmed) is what the recorded scenarios assume.
+ */
+function accessOf(mode: 'ask' | 'all', granted: string[] = []) {
+  let stored: IStoredAccess = {
+    grants: granted.map(path => ({ path, grantedAt: 0 })),
+    allConfirmed: mode === 'all'
+  };
+  const prompts: IShownPrompt[] = [];
+  const access = new KernelAccess({
+    store: {
+      load: () => stored,
+      save: value => {
+        stored = value;
+      }
+    },
+    prompt: async request => {
+      let resolve: (value: AccessAnswer) => void = () => undefined;
+      const answer = new Promise<AccessAnswer>(r => (resolve = r));
+      const shown: IShownPrompt = { request, answer: resolve, closed: false };
+      prompts.push(shown);
+      return {
+        answer,
+        close: () => {
+          shown.closed = true;
+          resolve('dismissed');
+        }
+      };
+    },
+    confirmAll: async () => true
+  });
+  void access.setMode(mode);
+  return { access, prompts, stored: () => stored };
+}
+
 /** A bridge over `names` Python kernels, each watched from the start. */
 function setUp(
   session: ILabSession | null,
@@ -264,12 +320,15 @@ function setUp(
     names?: string[];
     signInGives?: ILabSession | null;
     timeoutSeconds?: number;
+    access?: ReturnType<typeof accessOf>;
   } = {}
 ) {
   const log: Sent[] = [];
   const fake = new FakeSession(session);
   const signIns: ISignInOptions[] = [];
+  const grants = options.access ?? accessOf('all');
   const bridge = new KernelBridge({
+    access: grants.access,
     session: fake.asSession(),
     trans: nullTranslator.load('jupyterlab-carto-auth'),
     signIn: async opts => {
@@ -286,7 +345,7 @@ function setUp(
     kernels.set(name, kernel);
     bridge.watch(contextOf(kernel));
   }
-  return { log, fake, bridge, kernels, signIns };
+  return { log, fake, bridge, kernels, signIns, grants };
 }
 
 /** Equal JSON, except that "$text" stands for any non-empty string. */
@@ -767,5 +826,236 @@ describe('several labs on one kernel (docs/protocol.md)', () => {
     expect(log.map((s: any) => s.input_reply.message.user.email)).toEqual([
       ANA.user.email
     ]);
+  });
+});
+
+describe('KernelBridge: the user grant (kernelAccess: ask)', () => {
+  const request = (id: string, extra: Record<string, unknown> = {}) => ({
+    v: 1,
+    type: 'request',
+    id,
+    interactive: true,
+    org: null,
+    min_ttl: 0,
+    reply_via: 'stdin',
+    ...extra
+  });
+  const NOT_GRANTED = {
+    v: 1,
+    type: 'session',
+    state: 'signed_out',
+    reason: 'not_granted'
+  };
+  const tokensIn = (log: Sent[]) =>
+    JSON.stringify(log).includes(ANA.access_token);
+
+  it('pushes nothing secret before Allow, and the session once allowed', async () => {
+    // Given a signed-in lab and a notebook nobody allowed yet
+    const grants = accessOf('ask');
+    const { kernels, log } = setUp(ANA, { access: grants });
+    // When its kernel attaches
+    kernels.get('k1')!.open('c1', HELLO);
+    await settle();
+    // Then it is told why it gets nothing, and the user is asked, by path
+    expect(log.map((s: any) => s.comm_msg)).toEqual([NOT_GRANTED]);
+    expect(tokensIn(log)).toBe(false);
+    expect(grants.prompts.map(p => p.request.path)).toEqual(['work/k1.ipynb']);
+    // When the user clicks Allow
+    grants.prompts[0].answer('allow');
+    await settle();
+    // Then the session is pushed, and the grant is kept for this path
+    expect(log.map((s: any) => [s.comm_msg.state, s.comm_msg.reason])).toEqual([
+      ['signed_out', 'not_granted'],
+      ['signed_in', 'sign_in']
+    ]);
+    expect(grants.stored().grants.map(g => g.path)).toEqual(['work/k1.ipynb']);
+  });
+
+  it('a synchronous cell waiting on the grant gets its stdin answer after Allow', async () => {
+    const grants = accessOf('ask');
+    const { kernels, log } = setUp(ANA, { access: grants });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    const header = k1.send('c1', request('sync-1'));
+    await settle();
+    // One prompt for the attach and the request of the same kernel
+    expect(grants.prompts).toHaveLength(1);
+    expect(k1.inputReplies).toEqual([]);
+    grants.prompts[0].answer('allow');
+    await settle();
+    expect(k1.inputReplies).toHaveLength(1);
+    expect(k1.inputReplies[0].parent).toBe(header);
+    const value = JSON.parse(k1.inputReplies[0].content.value);
+    expect(value.message).toEqual(
+      expect.objectContaining({
+        state: 'signed_in',
+        reason: 'reply',
+        id: 'sync-1'
+      })
+    );
+    expect(tokensIn(log)).toBe(true);
+  });
+
+  it('after Deny, requests are answered denied without a new prompt until the cool-down ends', async () => {
+    const grants = accessOf('ask');
+    const { kernels, log } = setUp(ANA, { access: grants });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    grants.prompts[0].answer('deny');
+    await settle();
+    k1.send('c1', request('r1', { reply_via: 'comm' }));
+    k1.send('c1', request('r2', { reply_via: 'comm' }));
+    await settle();
+    const answers = log.slice(1).map((s: any) => s.comm_msg);
+    expect(answers.map(a => [a.type, a.code, a.id])).toEqual([
+      ['error', 'denied', 'r1'],
+      ['error', 'denied', 'r2']
+    ]);
+    expect(answers[0].message).toContain('work/k1.ipynb');
+    expect(answers[0].message).toContain('CARTO Account');
+    expect(grants.prompts).toHaveLength(1);
+    expect(tokensIn(log)).toBe(false);
+    // After the cool-down the notebook may ask again
+    await jest.advanceTimersByTimeAsync(120000);
+    k1.send('c1', request('r3', { reply_via: 'comm' }));
+    await settle();
+    expect(grants.prompts).toHaveLength(2);
+  });
+
+  it('a non-interactive request is answered not_granted with no prompt', async () => {
+    const grants = accessOf('ask');
+    const { kernels, log } = setUp(null, { access: grants });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO); // signed out: nothing to ask about yet
+    await settle();
+    k1.send('c1', request('probe', { interactive: false, reply_via: 'comm' }));
+    await settle();
+    expect(log.map((s: any) => s.comm_msg)).toEqual([
+      NOT_GRANTED,
+      { ...NOT_GRANTED, id: 'probe' }
+    ]);
+    expect(grants.prompts).toEqual([]);
+  });
+
+  it('signed out: one dialog allows and signs in, and the waiting cell completes', async () => {
+    const grants = accessOf('ask');
+    const { kernels, signIns } = setUp(null, {
+      access: grants,
+      signInGives: ANA
+    });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    expect(grants.prompts).toEqual([]); // not asked at attach while signed out
+    k1.send('c1', request('sync-2', { org: 'acme' }));
+    await settle();
+    expect(grants.prompts.map(p => p.request.org)).toEqual(['acme']);
+    grants.prompts[0].answer('allow');
+    await settle();
+    expect(signIns).toEqual([{ organization: 'acme' }]);
+    // No second UI: the "waiting for you to sign in" notification never shows
+    expect(notifications).toEqual([]);
+    const value = JSON.parse(k1.inputReplies[0].content.value);
+    expect(value.message).toEqual(
+      expect.objectContaining({ state: 'signed_in', id: 'sync-2' })
+    );
+  });
+
+  it('an unanswered prompt is closed at the time limit and answered timeout', async () => {
+    const grants = accessOf('ask');
+    const { kernels, log } = setUp(ANA, { access: grants, timeoutSeconds: 5 });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    await settle();
+    k1.send('c1', request('r', { reply_via: 'comm' }));
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(grants.prompts[0].closed).toBe(true);
+    expect(log.at(-1)).toEqual(
+      expect.objectContaining({
+        comm_msg: expect.objectContaining({ code: 'timeout', id: 'r' })
+      })
+    );
+    expect(tokensIn(log)).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('revoking tells that notebook signed_out and stops its pushes; others keep theirs', async () => {
+    const grants = accessOf('ask', ['work/k1.ipynb', 'work/k2.ipynb']);
+    const { kernels, log, fake } = setUp(ANA, {
+      access: grants,
+      names: ['k1', 'k2']
+    });
+    kernels.get('k1')!.open('c1', HELLO);
+    kernels.get('k2')!.open('c1', HELLO);
+    await settle();
+    log.length = 0;
+    grants.access.revoke('work/k1.ipynb');
+    await settle();
+    expect(log).toEqual([
+      { kernel: 'k1', comm_id: 'c1', comm_msg: NOT_GRANTED }
+    ]);
+    log.length = 0;
+    fake.token = 'the-refreshed-token';
+    fake.update({ ...fake.info, expiresAt: fake.info.expiresAt! + 1000 });
+    await settle();
+    expect(log.map((s: any) => [s.kernel, s.comm_msg.reason])).toEqual([
+      ['k2', 'refresh']
+    ]);
+  });
+
+  it('a grant is for a path: another notebook is asked, a rename is asked again', async () => {
+    const grants = accessOf('ask', ['work/old.ipynb']);
+    const { bridge, log } = setUp(ANA, { access: grants, names: [] });
+    const kernel = new FakeKernel('k', log);
+    const context = contextOf(kernel, 'work/old.ipynb');
+    bridge.watch(context);
+    kernel.open('c1', HELLO);
+    await settle();
+    expect(log.map((s: any) => s.comm_msg.state)).toEqual(['signed_in']);
+    context.path = 'work/new.ipynb';
+    context.propertyChanged.emit('path');
+    await settle();
+    expect(log.map((s: any) => s.comm_msg.reason)).toEqual([
+      'attach',
+      'not_granted'
+    ]);
+  });
+
+  it("a kernel's sign_out signs only that kernel out; the lab asks before signing out everywhere", async () => {
+    const grants = accessOf('ask', ['work/k1.ipynb', 'work/k2.ipynb']);
+    const { kernels, log, fake } = setUp(ANA, {
+      access: grants,
+      names: ['k1', 'k2']
+    });
+    const k1 = kernels.get('k1')!;
+    k1.open('c1', HELLO);
+    kernels.get('k2')!.open('c1', HELLO);
+    await settle();
+    log.length = 0;
+    k1.send('c1', { v: 1, type: 'sign_out' });
+    k1.send('c1', { v: 1, type: 'sign_out' }); // one notification per kernel
+    await settle();
+    expect(log.map((s: any) => [s.kernel, s.comm_msg.reason])).toEqual([
+      ['k1', 'sign_out'],
+      ['k1', 'sign_out']
+    ]);
+    expect(fake.info.status).toBe('signed-in');
+    expect(notifications.map(n => n.message)).toEqual([
+      'work/k1.ipynb signed out of CARTO. Sign out of CARTO in JupyterLab too (every tab and kernel)?'
+    ]);
+    // A refresh does not reach the kernel that signed out
+    log.length = 0;
+    fake.token = 'the-refreshed-token';
+    fake.update({ ...fake.info, expiresAt: fake.info.expiresAt! + 1000 });
+    await settle();
+    expect(log.map((s: any) => s.kernel)).toEqual(['k2']);
+    // The user confirms: the whole lab signs out
+    log.length = 0;
+    click(notifications[0], 'Sign out everywhere');
+    await settle();
+    expect(fake.info.status).toBe('signed-out');
+    expect(log.map((s: any) => s.kernel)).toEqual(['k2']);
   });
 });

@@ -1,6 +1,6 @@
 // Shared helpers of the UI tests: the sandbox's URLs (written by
 // sandbox/launch.py) and where screenshots go.
-import { expect } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -145,4 +145,140 @@ export async function runCommand(page: Page, id: string): Promise<void> {
   await page.evaluate(async command => {
     void (window as any).jupyterapp.commands.execute(command);
   }, id);
+}
+
+// --- notebooks ---------------------------------------------------------------
+
+/**
+ * Open a new notebook with a Python kernel, without the kernel dialog. When
+ * the lab is signed in its kernel's attach asks for the user's grant: the
+ * user clicks Allow, unless `allow` is false (the dialog is then left open).
+ * Returns the notebook's path.
+ */
+export async function newNotebook(
+  page: IJupyterLabPageFixture,
+  tmpPath: string,
+  name: string,
+  options: { allow?: boolean } = {}
+): Promise<string> {
+  const notebook = {
+    cells: [
+      {
+        cell_type: 'code',
+        source: '',
+        metadata: {},
+        outputs: [],
+        execution_count: null
+      }
+    ],
+    metadata: {
+      kernelspec: {
+        name: 'python3',
+        display_name: 'Python 3',
+        language: 'python'
+      }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  const path = `${tmpPath}/${name}`;
+  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
+  await page.evaluate(async path => {
+    const app = (window as any).jupyterapp;
+    const panel = await app.commands.execute('docmanager:open', { path });
+    await panel.sessionContext.ready;
+    await panel.sessionContext.session.kernel.info;
+  }, path);
+  await kernelIdle(page);
+  const signedIn =
+    (await page
+      .locator('.jp-CartoAuth-statusButton')
+      .getAttribute('data-status')) === 'signed-in';
+  if (signedIn && options.allow !== false) {
+    await allowAccess(page, path);
+  }
+  if (options.allow !== false) {
+    await page.notebook.activate(name);
+  }
+  return path;
+}
+
+/** The grant dialog (Allow / Deny) for `path`. */
+export function accessDialog(page: Page, path: string) {
+  return page.locator('.jp-CartoAuth-accessDialog', { hasText: path });
+}
+
+/** The user allows the notebook at `path` to use the CARTO session. */
+export async function allowAccess(page: Page, path: string): Promise<void> {
+  const dialog = accessDialog(page, path);
+  await expect(dialog).toBeVisible({ timeout: 30000 });
+  await dialog.getByRole('button', { name: 'Allow', exact: true }).click();
+  await expect(dialog).toHaveCount(0);
+}
+
+/**
+ * Run `code` in the current notebook's kernel outside any cell (usable while
+ * a dialog is open) and return what it printed.
+ */
+export async function kernelPrints(page: Page, code: string): Promise<string> {
+  return page.evaluate(async code => {
+    const kernel = (window as any).jupyterapp.shell.currentWidget.sessionContext
+      .session.kernel;
+    let out = '';
+    const future = kernel.requestExecute({ code, store_history: false });
+    future.onIOPub = (msg: any) => {
+      if (msg.header.msg_type === 'stream') {
+        out += msg.content.text;
+      } else if (msg.header.msg_type === 'error') {
+        out += `${msg.content.ename}: ${msg.content.evalue}`;
+      }
+    };
+    await future.done;
+    return out;
+  }, code);
+}
+
+/** Wait until the current notebook's kernel is idle. */
+export async function kernelIdle(page: IJupyterLabPageFixture) {
+  await expect
+    .poll(
+      () =>
+        page.evaluate(
+          () =>
+            (window as any).jupyterapp.shell.currentWidget?.sessionContext
+              ?.session?.kernel?.status
+        ),
+      { timeout: 60000 }
+    )
+    .toBe('idle');
+}
+
+/**
+ * Put source into a cell through the notebook model (typing it would let the
+ * editor re-indent Python).
+ */
+export async function setSource(
+  page: IJupyterLabPageFixture,
+  index: number,
+  source: string
+) {
+  await page.notebook.setCell(index, 'code', '#');
+  await page.evaluate(
+    ({ index, source }) => {
+      const panel = (window as any).jupyterapp.shell.currentWidget;
+      panel.content.widgets[index].model.sharedModel.setSource(source);
+    },
+    { index, source }
+  );
+}
+
+/** Run a cell and return its text output (waits for the cell to finish). */
+export async function run(
+  page: IJupyterLabPageFixture,
+  index: number,
+  source: string
+) {
+  await setSource(page, index, source);
+  await page.notebook.runCell(index);
+  return ((await page.notebook.getCellTextOutput(index)) ?? []).join('');
 }

@@ -1,11 +1,16 @@
 // End to end: the lab's session reaches notebook kernels over the carto_auth
 // comm. Real JupyterLab, real ipykernel, real sandbox provider and API.
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 
 import {
+  kernelIdle,
+  newNotebook,
+  run,
+  runCommand,
   sandboxHook,
   screenshot,
   setLifetimes,
+  setSource,
   signInWithPopup
 } from './helpers';
 
@@ -23,89 +28,6 @@ def api_status():
     except urllib.error.HTTPError as e:
         return e.code
 print("api", api_status())`;
-
-/** Open a new notebook with a Python kernel, without the kernel dialog. */
-async function newNotebook(
-  page: IJupyterLabPageFixture,
-  tmpPath: string,
-  name: string
-) {
-  const notebook = {
-    cells: [
-      {
-        cell_type: 'code',
-        source: '',
-        metadata: {},
-        outputs: [],
-        execution_count: null
-      }
-    ],
-    metadata: {
-      kernelspec: {
-        name: 'python3',
-        display_name: 'Python 3',
-        language: 'python'
-      }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  };
-  const path = `${tmpPath}/${name}`;
-  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
-  await page.evaluate(async path => {
-    const app = (window as any).jupyterapp;
-    const panel = await app.commands.execute('docmanager:open', { path });
-    await panel.sessionContext.ready;
-    await panel.sessionContext.session.kernel.info;
-  }, path);
-  await page.notebook.activate(name);
-  await kernelIdle(page);
-}
-
-/** Wait until the current notebook's kernel is idle. */
-async function kernelIdle(page: IJupyterLabPageFixture) {
-  await expect
-    .poll(
-      () =>
-        page.evaluate(
-          () =>
-            (window as any).jupyterapp.shell.currentWidget?.sessionContext
-              ?.session?.kernel?.status
-        ),
-      { timeout: 60000 }
-    )
-    .toBe('idle');
-}
-
-/**
- * Put source into a cell through the notebook model (typing it would let the
- * editor re-indent Python).
- */
-async function setSource(
-  page: IJupyterLabPageFixture,
-  index: number,
-  source: string
-) {
-  await page.notebook.setCell(index, 'code', '#');
-  await page.evaluate(
-    ({ index, source }) => {
-      const panel = (window as any).jupyterapp.shell.currentWidget;
-      panel.content.widgets[index].model.sharedModel.setSource(source);
-    },
-    { index, source }
-  );
-}
-
-/** Run a cell and return its text output (waits for the cell to finish). */
-async function run(
-  page: IJupyterLabPageFixture,
-  index: number,
-  source: string
-) {
-  await setSource(page, index, source);
-  await page.notebook.runCell(index);
-  return ((await page.notebook.getCellTextOutput(index)) ?? []).join('');
-}
 
 test.afterEach(async () => {
   await sandboxHook('up');
@@ -136,7 +58,15 @@ test('signed out: the cell asks the lab, the user signs in, the same cell comple
   page,
   tmpPath
 }) => {
+  // A notebook the user allowed earlier, then signed out (the grant, asked
+  // for together with the sign-in, is ui-tests/tests/access.spec.ts's).
+  await signInWithPopup(page);
   await newNotebook(page, tmpPath, 'signed-out.ipynb');
+  await runCommand(page, 'carto-auth:sign-out');
+  await expect(page.locator('.jp-CartoAuth-statusButton')).toHaveAttribute(
+    'data-status',
+    'signed-out'
+  );
   await setSource(page, 0, API_CELL);
   // The cell blocks until the user signs in, so do not wait for it here.
   const running = page.notebook.runCell(0);
@@ -146,8 +76,16 @@ test('signed out: the cell asks the lab, the user signs in, the same cell comple
   await expect(toast).toBeVisible({ timeout: 30000 });
   const popupOpened = page.waitForEvent('popup');
   await toast.getByRole('button', { name: 'Sign in to CARTO' }).click();
-  const { logInOnSandbox } = await import('./helpers');
-  await logInOnSandbox(await popupOpened);
+  // The provider may remember the user from the first sign-in: then the
+  // popup goes straight back to the lab without its form.
+  const popup = await popupOpened;
+  const form = await popup
+    .waitForSelector('#email', { timeout: 10000 })
+    .catch(() => null);
+  if (form) {
+    const { logInOnSandbox } = await import('./helpers');
+    await logInOnSandbox(popup);
+  }
   await running;
   const output = ((await page.notebook.getCellTextOutput(0)) ?? []).join('');
   expect(output).toContain('api 200');
