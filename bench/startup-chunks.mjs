@@ -62,12 +62,16 @@ try {
   for (const row of rows) {
     console.log(line(row.file, row.raw, row.gzip));
   }
+  const raw = rows.reduce((sum, row) => sum + row.raw, 0);
+  const gzip = rows.reduce((sum, row) => sum + row.gzip, 0);
+  console.log(line('total', raw, gzip));
+  // Last line, for bench/bench.py: the same figures as JSON.
   console.log(
-    line(
-      'total',
-      rows.reduce((sum, row) => sum + row.raw, 0),
-      rows.reduce((sum, row) => sum + row.gzip, 0)
-    )
+    JSON.stringify({
+      startup_raw_bytes: raw,
+      startup_gzip_bytes: gzip,
+      chunks: rows
+    })
   );
 } finally {
   await browser.close();
