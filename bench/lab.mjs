@@ -174,14 +174,17 @@ def _carto_bench_watch(path):
         mod = imported()
         session = mod.SESSION
         note(current(mod))
-        if hasattr(session, 'update'):
-            original = session.update
-            def update(*args, **kwargs):
-                result = original(*args, **kwargs)
-                note(current(mod))
-                return result
-            session.update = update
-        else:  # no update method to wrap: poll
+        # Every way a lab's session lands: offer (pushes and replies), update.
+        names = [n for n in ('offer', 'update') if hasattr(session, n)]
+        for name in names:
+            def wrap(original):
+                def recorded(*args, **kwargs):
+                    result = original(*args, **kwargs)
+                    note(current(mod))
+                    return result
+                return recorded
+            setattr(session, name, wrap(getattr(session, name)))
+        if not names:  # no method to wrap: poll
             def poll():
                 held = current(mod)
                 while True:
@@ -233,6 +236,10 @@ async function openLab(browser) {
     () => page.evaluate(() => !!window.jupyterapp),
     60000
   );
+  // kernelAccess is "all" in this lab: confirm it once, as its user would.
+  await page
+    .getByRole('button', { name: 'Allow every kernel' })
+    .click({ timeout: 30000 });
   return { context, page };
 }
 

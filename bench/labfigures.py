@@ -81,15 +81,21 @@ class Servers:
         self.info = json.loads(line[0])
         return self.info
 
-    def lab(self, name: str, port: int, variant: str) -> str:
+    def lab(self, name: str, port: int, variant: str, *, every_kernel: bool = False) -> str:
         """A JupyterLab: ``ours`` (installed, enabled), ``absent`` (its files hidden from
-        the lab, server extension off) or ``disabled`` (``jupyter labextension disable``)."""
+        the lab, server extension off) or ``disabled`` (``jupyter labextension disable``).
+
+        ``every_kernel``: ``kernelAccess: all`` (lab.mjs confirms it once, as a user
+        who set it would), so the session figures time pushes, not grant dialogs."""
         base = self.workdir / name
         config = base / "config"
         settings = base / "app-settings"
         for d in (config, settings, base / "notebooks", base / "runtime"):
             d.mkdir(parents=True)
-        (settings / "overrides.json").write_text(json.dumps(lab_settings(self.info)))
+        overrides = lab_settings(self.info)
+        if every_kernel:
+            overrides["jupyterlab-carto-auth:session"]["kernelAccess"] = "all"
+        (settings / "overrides.json").write_text(json.dumps(overrides))
         server_config: dict[str, Any] = {}
         if variant == "absent":
             server_config = {
@@ -269,7 +275,7 @@ def session_figures(
         with servers() as s:
             port = free_port()
             info = s.sandbox([port])
-            url = s.lab("lab", port, "ours")
+            url = s.lab("lab", port, "ours", every_kernel=True)
             s.wait_ready(url, "lab")
             watch = s.workdir / "watch"
             watch.mkdir()
