@@ -288,17 +288,18 @@ class LabSession:
         (email or organization) is taken only from the lab client that gave the one
         held (its user switched accounts). From any other client, that is another
         JupyterLab connected to this kernel, it is refused: returns ``None`` and
-        nothing changes. Everything else is ``update``.
+        nothing changes. So is a ``signed_out`` from another client (that lab's
+        person signed out, or has not allowed this notebook: neither ends the
+        session another person gave). Everything else is ``update``.
         """
         info = LabSessionInfo.from_message(message)
         with self._lock:
             held = self._info
             another_person = (
-                info.signed_in
-                and held is not None
+                held is not None
                 and held.signed_in
                 and held.expires_in() > 0
-                and (held.email, held.org) != (info.email, info.org)
+                and (not info.signed_in or (held.email, held.org) != (info.email, info.org))
             )
             if another_person and (sender is None or sender != self._given_by):
                 self._lab_present = True

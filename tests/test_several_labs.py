@@ -73,6 +73,25 @@ def test_unit_another_persons_session_is_refused_while_the_held_one_lasts() -> N
     assert store.offer(ana, "a") is not None
 
 
+def test_unit_another_labs_signed_out_does_not_end_the_held_session() -> None:
+    # Given Ana's session, given by her lab's client
+    store = LabSession()
+    now = time.time()
+    ana = session_message("a" * 20, now + 100, reason="attach", email="ana@x")
+    assert store.offer(ana, "client-ana") is not None
+    # When Bob's lab attaches without his grant, or Bob signs out in his lab
+    for reason in ("not_granted", "sign_out"):
+        assert store.offer(session_message(None, reason=reason), "client-bob") is None
+    # Then the kernel still holds Ana's session
+    assert store.current is not None
+    assert store.current.email == "ana@x"
+    assert store.valid_token() == "a" * 20
+    # And Ana's own lab's sign-out ends it
+    assert store.offer(session_message(None, reason="sign_out"), "client-ana") is not None
+    assert store.current is not None
+    assert not store.current.signed_in
+
+
 def test_a_second_lab_attaching_does_not_take_the_kernels_identity(
     start_kernel: StartKernel,
 ) -> None:

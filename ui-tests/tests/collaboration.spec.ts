@@ -17,6 +17,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
+import { allowAccess } from './helpers';
+
 const root = path.resolve(__dirname, '..', '..');
 const python =
   process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
@@ -218,6 +220,8 @@ test('two people on one notebook: the kernel keeps the first one’s CARTO ident
     const ana = await open();
     await signInAs(ana, info.user);
     const anaClient = await openShared(ana);
+    // Ana allows this notebook to use her CARTO account (the grant)
+    await allowAccess(ana, NOTEBOOK);
     await expect
       .poll(async () => identity(await run(ana, 0, IDENTITY))?.[0], {
         timeout: 30000
@@ -228,6 +232,8 @@ test('two people on one notebook: the kernel keeps the first one’s CARTO ident
     const bob = await open();
     await signInAs(bob, info.second_user);
     const bobClient = await openShared(bob);
+    // Bob allows it too, in his browser: his lab then offers his session
+    await allowAccess(bob, NOTEBOOK);
     expect(bobClient).not.toBe(anaClient);
     // Bob's lab attached the kernel: Ana's lab saw the comm his attach opened
     await expect
