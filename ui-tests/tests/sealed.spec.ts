@@ -6,25 +6,45 @@ import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import {
-  runCommand,
-  sandboxInfo,
-  savedWorkspace,
-  signInWithPopup
-} from './helpers';
+import { runCommand, sandboxInfo, signInWithPopup } from './helpers';
 
 // The real server-side workspace, so the test can edit what lands on disk.
 test.use({ mockState: false });
 
 const ATTACKER = 'https://api.attacker.example';
+const KEY = 'jupyterlab-carto-auth:session';
+
+/** The CARTO sessions the workspace files on disk hold, by file. */
+function savedSessions(dir: string): { file: string; sessionId: string }[] {
+  return fs.readdirSync(dir).flatMap(name => {
+    const file = path.join(dir, name);
+    const session = JSON.parse(fs.readFileSync(file, 'utf-8')).data?.[KEY];
+    return session?.sessionId ? [{ file, sessionId: session.sessionId }] : [];
+  });
+}
 
 test('an edited workspace session is refused, not restored', async ({
   page
 }) => {
   // Given a signed-in lab whose session is saved in the workspace file
   const info = sandboxInfo();
+  // (earlier tests of this lab left workspace files with sessions of their own)
+  const before = new Set(
+    savedSessions(info.workspaces_dir).map(s => s.sessionId)
+  );
   await signInWithPopup(page);
-  await savedWorkspace();
+  let ours: string[] = [];
+  await expect
+    .poll(
+      () => {
+        ours = savedSessions(info.workspaces_dir)
+          .filter(s => !before.has(s.sessionId))
+          .map(s => s.file);
+        return ours.length;
+      },
+      { timeout: 15000 }
+    )
+    .toBeGreaterThan(0);
   // (the lab must not save over the edit below before the reload)
   await page.route('**/api/workspaces/**', route =>
     route.request().method() === 'GET' ? route.continue() : route.abort()
@@ -33,10 +53,9 @@ test('an edited workspace session is refused, not restored', async ({
   // When someone edits the file: another API host, and a later expiry so
   // that the edited copy wins over this browser's own on reload
   let edited = 0;
-  for (const name of fs.readdirSync(info.workspaces_dir)) {
-    const file = path.join(info.workspaces_dir, name);
+  for (const file of ours) {
     const workspace = JSON.parse(fs.readFileSync(file, 'utf-8'));
-    const session = workspace.data?.['jupyterlab-carto-auth:session'];
+    const session = workspace.data?.[KEY];
     if (session) {
       session.apiBaseUrl = ATTACKER;
       session.expiresAt += 3600_000;

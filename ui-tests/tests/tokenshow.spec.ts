@@ -3,7 +3,7 @@
 // ipykernel, real sandbox provider; what is checked is the file on disk.
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
-import { signInWithPopup } from './helpers';
+import { allowAccess, signInWithPopup } from './helpers';
 
 /** What an access token of the sandbox looks like (a JWT). */
 const JWT = /eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]+/;
@@ -58,6 +58,8 @@ test('%carto token --show: shown for a while, masked in the saved notebook', asy
     await panel.sessionContext.ready;
     await panel.sessionContext.session.kernel.info;
   }, path);
+  // The user allows this notebook to use the CARTO account (the grant)
+  await allowAccess(page, path);
   await page.notebook.activate('token.ipynb');
 
   await setSource(
