@@ -109,6 +109,14 @@ async function signInToCarto(
   await expect(status).toContainText(account.email);
 }
 
+/** The user allows the notebook at `path` to use the CARTO session (the grant). */
+async function allowAccess(page: Page, path: string) {
+  const dialog = page.locator('.jp-CartoAuth-accessDialog', { hasText: path });
+  await expect(dialog).toBeVisible({ timeout: 30000 });
+  await dialog.getByRole('button', { name: 'Allow', exact: true }).click();
+  await expect(dialog).toHaveCount(0);
+}
+
 /** Create (if missing) and open a notebook; resolves when its kernel is idle. */
 async function openNotebook(page: Page, path: string, create: boolean) {
   await page.evaluate(
@@ -237,7 +245,9 @@ test('alice opening bob’s server never shows her session there nor puts her to
     await signInToCarto(alice.page, aliceAccount);
     await signInToCarto(bob.page, bobAccount);
     await openNotebook(alice.page, 'alice.ipynb', true);
+    await allowAccess(alice.page, 'alice.ipynb');
     await openNotebook(bob.page, 'bob.ipynb', true);
+    await allowAccess(bob.page, 'bob.ipynb');
     const aliceToken = await kernelSignedInAs(
       alice.page,
       'alice.ipynb',
