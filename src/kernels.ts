@@ -527,6 +527,25 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     };
   }
 
+  /**
+   * The session message to push, or null when the session cannot give its
+   * token now (nothing is pushed: the kernel keeps what it has and asks when
+   * it needs more; the failure is logged, never left unhandled).
+   */
+  private async _pushable(
+    reason: SessionReason
+  ): Promise<ISessionMessage | null> {
+    try {
+      return await this._sessionMessage(reason);
+    } catch (error) {
+      console.warn(
+        'jupyterlab-carto-auth: could not push the session',
+        error instanceof CartoAuthError ? error.code : String(error)
+      );
+      return null;
+    }
+  }
+
   /** Push sign-in, refresh and sign-out to every attached kernel. */
   private _onSessionChanged(_: ICartoSession, info: ICartoSessionInfo): void {
     const key = this._pushKey(info);
@@ -540,7 +559,10 @@ export class KernelBridge implements ICartoKernels, IDisposable {
           ? 'refresh'
           : 'sign_in';
     this._lastPushed = key;
-    void this._sessionMessage(reason).then(message => {
+    void this._pushable(reason).then(message => {
+      if (!message) {
+        return;
+      }
       for (const state of this._kernels.values()) {
         if (!state.comm || state.told !== 'granted' || !this._granted(state)) {
           continue; // not allowed: it holds not_granted
@@ -575,8 +597,9 @@ export class KernelBridge implements ICartoKernels, IDisposable {
     comm: Kernel.IComm,
     reason: SessionReason
   ): void {
-    void this._sessionMessage(reason).then(message => {
+    void this._pushable(reason).then(message => {
       if (
+        message &&
         this._granted(state) &&
         !(state.signedOut && message.state === 'signed_in')
       ) {

@@ -1,6 +1,7 @@
 // Reading what a user pastes into the access-code dialog: the bare code that
 // CARTO's access-code page shows, or the whole address of that page. Pure
 // functions, so every case is unit-tested; and what the dialog is asked with.
+import { TranslationBundle } from '@jupyterlab/translation';
 
 /** What the paste dialog is shown with. */
 export interface IPastePrompt {
@@ -17,14 +18,23 @@ export interface IPastePrompt {
 /** Shows the paste dialog; resolves with the pasted text, or null if cancelled. */
 export type AskForCode = (prompt: IPastePrompt) => Promise<string | null>;
 
+/** Why a paste is not a code of this attempt (see {@link pasteProblem}). */
+export type PasteError =
+  | { kind: 'error'; reason: 'empty' | 'blank' | 'malformed' | 'wrong_attempt' }
+  | { kind: 'error'; reason: 'too_long'; length: number }
+  | { kind: 'error'; reason: 'characters'; character: string };
+
 /** What a paste turned out to be. */
 export type PasteResult =
   | { kind: 'code'; code: string; state: string | null }
-  | { kind: 'error'; reason: 'empty' | 'malformed' | 'wrong_attempt' }
+  | PasteError
   | { kind: 'denied'; error: string; description: string };
 
 // Authorization codes are opaque but URL-safe (RFC 6749 §4.1.2, VSCHAR).
-const CODE = /^[A-Za-z0-9._~+/=-]{6,4096}$/;
+const MAX_CODE = 4096;
+const CODE = new RegExp(`^[A-Za-z0-9._~+/=-]{6,${MAX_CODE}}$`);
+/** A character no code has: beyond printable ASCII (spaces are malformed). */
+const FOREIGN = /[^\x20-\x7e\s]/u;
 
 /**
  * Parse a pasted access code or redirected URL.
@@ -33,9 +43,9 @@ const CODE = /^[A-Za-z0-9._~+/=-]{6,4096}$/;
  * @param expectedState - the `state` of the attempt the dialog belongs to.
  */
 export function parsePaste(input: string, expectedState: string): PasteResult {
-  const text = input.trim().replace(/^["'<]+|["'>]+$/g, '');
+  const text = input.trim().replace(/^["'<“‘«]+|["'>”’»]+$/g, '');
   if (!text) {
-    return { kind: 'error', reason: 'empty' };
+    return { kind: 'error', reason: input ? 'blank' : 'empty' };
   }
   const query = queryOf(text);
   if (query) {
@@ -52,15 +62,59 @@ export function parsePaste(input: string, expectedState: string): PasteResult {
       return { kind: 'error', reason: 'wrong_attempt' };
     }
     const code = query.get('code');
-    if (!code || !CODE.test(code)) {
-      return { kind: 'error', reason: 'malformed' };
-    }
-    return { kind: 'code', code, state };
+    return code ? checked(code, state) : { kind: 'error', reason: 'malformed' };
   }
-  if (!CODE.test(text)) {
+  return checked(text, null);
+}
+
+/** `code` if it can be an access code, else why not. */
+function checked(code: string, state: string | null): PasteResult {
+  if (code.length > MAX_CODE) {
+    return { kind: 'error', reason: 'too_long', length: code.length };
+  }
+  const foreign = FOREIGN.exec(code);
+  if (foreign) {
+    const point = foreign[0].codePointAt(0)!;
+    const character = `U+${point.toString(16).toUpperCase().padStart(4, '0')}`;
+    return { kind: 'error', reason: 'characters', character };
+  }
+  if (!CODE.test(code)) {
     return { kind: 'error', reason: 'malformed' };
   }
-  return { kind: 'code', code: text, state: null };
+  return { kind: 'code', code, state };
+}
+
+/** What the paste dialog tells the user about `problem`: what to do next. */
+export function pasteProblem(
+  problem: PasteError,
+  trans: TranslationBundle
+): string {
+  switch (problem.reason) {
+    case 'empty':
+      return trans.__('Paste the access code shown on the CARTO page.');
+    case 'blank':
+      return trans.__(
+        'What you pasted is only spaces or line breaks. Copy the access code itself from the CARTO page, then paste it here.'
+      );
+    case 'too_long':
+      return trans.__(
+        'What you pasted is %1 characters long, too long for an access code. Copy only the code shown on the CARTO page (or its address), then paste it here.',
+        problem.length
+      );
+    case 'characters':
+      return trans.__(
+        'What you pasted contains the character %1, which no access code has. Copy the code again from the CARTO page without typing or editing it, then paste it here.',
+        problem.character
+      );
+    case 'wrong_attempt':
+      return trans.__(
+        'That address belongs to another sign-in attempt. Use the CARTO page opened for this dialog (link above).'
+      );
+    default:
+      return trans.__(
+        'That is not an access code. Copy the whole code shown on the CARTO page, or its full address.'
+      );
+  }
 }
 
 /** The query of a pasted URL or `?code=…` fragment, or null for a bare code. */

@@ -9,7 +9,13 @@ import { SigninResponse } from 'oidc-client-ts';
 import { CartoAuthError } from './errors';
 import { OidcClients } from './oidc';
 import { completeExchange, deniedError } from './oidcerrors';
-import { AskForCode, callbackUrlFor, IPastePrompt, parsePaste } from './paste';
+import {
+  AskForCode,
+  callbackUrlFor,
+  IPastePrompt,
+  parsePaste,
+  pasteProblem
+} from './paste';
 import { watchPopup } from './popup';
 import { servedByJupyter } from './redirect';
 import { RelayClient } from './relay';
@@ -158,16 +164,8 @@ export class SignInFlows {
         }
       } else if (parsed.kind === 'denied') {
         throw deniedError(parsed.error, parsed.description, trans);
-      } else if (parsed.reason === 'empty') {
-        error = trans.__('Paste the access code shown on the CARTO page.');
-      } else if (parsed.reason === 'wrong_attempt') {
-        error = trans.__(
-          'That address belongs to another sign-in attempt. Use the CARTO page opened for this dialog (link above).'
-        );
       } else {
-        error = trans.__(
-          'That is not an access code. Copy the whole code shown on the CARTO page, or its full address.'
-        );
+        error = pasteProblem(parsed, trans);
       }
       prompt = { ...prompt, error, value };
     }
