@@ -1,5 +1,6 @@
 // Galata/Playwright configuration of the JupyterHub test (ui-tests/hub/): a real
-// JupyterHub with two users, started on free loopback ports by
+// JupyterHub with three users (carol also has a named server), configured as
+// docs/jupyterhub.md says, started on free loopback ports by
 // ui-tests/hub/launch_hub.py and stopped by Playwright, even on failure. Kept
 // apart from playwright.config.js so the default lab's web server never
 // starts a hub, and the hub's never starts a lab.
@@ -29,7 +30,7 @@ const port = process.env.CARTO_HUB_PORT;
 module.exports = {
   ...base,
   testDir: './hub',
-  // The whole spec (two users, two servers, two sign-ins) stays well under 3 minutes.
+  // Each test (its users' servers, their sign-ins) stays well under 3 minutes.
   timeout: 170000,
   use: { ...base.use, baseURL: `http://127.0.0.1:${port}` },
   webServer: {

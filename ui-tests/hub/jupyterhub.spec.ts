@@ -1,16 +1,26 @@
-// Tokens never cross users on a real JupyterHub (ui-tests/hub/launch_hub.py):
-// every user's server shares one origin, so without a per-server scope bob's
-// lab, opened in alice's browser, would adopt her session from her other tab
-// and push her token into bob's kernel. Alice (a hub admin) and bob each sign
-// in to their own sandbox account; alice then opens bob's server.
+// Tokens never cross users or servers on a real JupyterHub
+// (ui-tests/hub/launch_hub.py, configured as docs/jupyterhub.md says: an
+// organization's own SPA client, its callback under each server's base URL):
+// every server shares one origin, so without a per-server scope bob's lab,
+// opened in alice's browser, would adopt her session from her other tab and
+// push her token into bob's kernel, and carol's named server would adopt the
+// session of her default server. Alice (a hub admin) and bob each sign in to
+// their own sandbox account; alice then opens bob's server. Carol signs in on
+// her default server, then on her named server.
 import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 
+interface IAccount {
+  email: string;
+  password: string;
+}
+
 interface IHubInfo {
   hub_url: string;
   hub_passwords: Record<string, string>;
-  hub_users: Record<string, { email: string; password: string }>;
+  hub_users: Record<string, IAccount>;
+  hub_named_server: { user: string; name: string };
 }
 
 function hubInfo(): IHubInfo {
@@ -90,10 +100,7 @@ async function waitForLab(page: Page, path: string) {
 }
 
 /** Sign in to CARTO through the popup with this person's sandbox account. */
-async function signInToCarto(
-  page: Page,
-  account: { email: string; password: string }
-) {
+async function signInToCarto(page: Page, account: IAccount) {
   const status = page.locator('.jp-CartoAuth-statusButton');
   await expect(status).toHaveAttribute('data-status', 'signed-out');
   const popupOpened = page.waitForEvent('popup');
@@ -107,6 +114,48 @@ async function signInToCarto(
     timeout: 30000
   });
   await expect(status).toContainText(account.email);
+}
+
+/**
+ * Sign in to CARTO again in this browser: the provider still has the login of
+ * an earlier sign-in (single sign-on), so the popup comes back by itself,
+ * through `callback` (the callback page of this lab's server). Still a
+ * sign-in of its own: its own code, its own tokens.
+ */
+async function signInToCartoAgain(page: Page, email: string, callback: string) {
+  const status = page.locator('.jp-CartoAuth-statusButton');
+  await expect(status).toHaveAttribute('data-status', 'signed-out');
+  const callbackLoaded = page
+    .context()
+    .waitForEvent(
+      'request',
+      request => request.url().startsWith(`${callback}?`),
+      {
+        timeout: 30000
+      }
+    );
+  await status.click();
+  await callbackLoaded;
+  await expect(status).toHaveAttribute('data-status', 'signed-in', {
+    timeout: 30000
+  });
+  await expect(status).toContainText(email);
+}
+
+/** Sign out of CARTO from the account panel of the lab in `page`. */
+async function signOutOfCarto(page: Page, email: string) {
+  const status = page.locator('.jp-CartoAuth-statusButton');
+  await status.click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText(email);
+  await dialog.locator('button', { hasText: 'Sign out' }).click();
+  await expect(status).toHaveAttribute('data-status', 'signed-out');
+}
+
+/** Reload the lab in `page` and wait for it (the same server, a new page load). */
+async function reloadLab(page: Page, path: string) {
+  await page.reload();
+  await waitForLab(page, path);
 }
 
 /** The user allows the notebook at `path` to use the CARTO session (the grant). */
@@ -306,5 +355,95 @@ test('alice opening bob’s server never shows her session there nor puts her to
   } finally {
     await alice.context.close();
     await bob.context.close();
+  }
+});
+
+test('a named server keeps its own CARTO session, grants and kernels apart from the default server’s', async ({
+  browser
+}) => {
+  const info = hubInfo();
+  const named = info.hub_named_server;
+  const account = info.hub_users[named.user];
+  const defaultPath = `/user/${named.user}/lab`;
+  const namedPath = `/user/${named.user}/${named.name}/lab`;
+  // One notebook file: both servers run in carol's one home folder (and share
+  // its workspace file), each with its own kernel for it.
+  const notebook = 'carol.ipynb';
+
+  // Given carol, signed in to the hub and, on her default server, to CARTO
+  // with her account, with a notebook she allowed
+  const carol = await logInToHub(browser, named.user);
+  try {
+    const home = carol.page;
+    await signInToCarto(home, account);
+    await openNotebook(home, notebook, true);
+    await allowAccess(home, notebook);
+    const homeToken = await kernelSignedInAs(home, notebook, account.email);
+    expect(carol.tokens.has(homeToken)).toBe(true);
+
+    // When she starts her named server in another tab of the same browser
+    const work = await carol.context.newPage();
+    await work.goto(`${info.hub_url}/hub/spawn/${named.user}/${named.name}`);
+    await waitForLab(work, namedPath);
+
+    // Then its lab, carol's own, does not adopt the default server's session
+    const workStatus = work.locator('.jp-CartoAuth-statusButton');
+    await expect(workStatus).toHaveAttribute('data-status', 'signed-out');
+    await expect(workStatus).not.toHaveAttribute('data-not-owner', 'true');
+    await expect(workStatus).not.toContainText(account.email);
+
+    // When she signs in there (the callback under the named server's base
+    // URL; the provider remembers her, as CARTO's does) and opens the same
+    // notebook in a kernel of the named server
+    await signInToCartoAgain(
+      work,
+      account.email,
+      `${info.hub_url}/user/${named.user}/${named.name}/carto-auth/callback`
+    );
+    await openNotebook(work, notebook, false);
+
+    // Then the default server's grant does not carry over: she is asked again
+    await allowAccess(work, notebook);
+
+    // And each server's kernel holds its own server's session
+    const workToken = await kernelSignedInAs(work, notebook, account.email);
+    expect(carol.tokens.has(workToken)).toBe(true);
+    expect(workToken).not.toBe(homeToken);
+    const homeWho = await whoInKernel(home, notebook);
+    expect(homeWho).toEqual({ email: account.email, token: homeToken });
+    await expect(home.locator('.jp-CartoAuth-statusButton')).toContainText(
+      account.email
+    );
+
+    // When both labs are reloaded (their stores read back)
+    await reloadLab(home, defaultPath);
+    await reloadLab(work, namedPath);
+
+    // Then each restores its own server's session
+    const homeStatus = home.locator('.jp-CartoAuth-statusButton');
+    await expect(homeStatus).toHaveAttribute('data-status', 'signed-in', {
+      timeout: 30000
+    });
+    await expect(homeStatus).toContainText(account.email);
+    await expect(workStatus).toHaveAttribute('data-status', 'signed-in', {
+      timeout: 30000
+    });
+    await expect(workStatus).toContainText(account.email);
+
+    // When she signs out of CARTO on the named server
+    await signOutOfCarto(work, account.email);
+
+    // Then the default server's lab and kernel keep her session (a bounded
+    // watch: a sign-out reaches the other tabs of its scope at once)
+    await openNotebook(home, notebook, false);
+    for (let i = 0; i < 3; i++) {
+      await expect(homeStatus).toHaveAttribute('data-status', 'signed-in');
+      const who = await whoInKernel(home, notebook);
+      expect(who.email).toBe(account.email);
+      expect(who.token).not.toBeNull();
+      await home.waitForTimeout(1000);
+    }
+  } finally {
+    await carol.context.close();
   }
 });

@@ -6,9 +6,15 @@ process's user, in its own home directory: test only) and the
 SharedPasswordAuthenticator (JupyterHub 5.3's successor of the
 DummyAuthenticator with a password): one password for users, one for admins.
 Users: alice (a hub admin, so she may open bob's server: the
-``access:servers`` scope of the admin role) and bob.
-Each single-user server runs this extension configured for the sandbox as
-``sandbox/launch.py`` configures the lab. Hub, proxy API, proxy and sandbox
+``access:servers`` scope of the admin role), bob, and carol, who also has a
+named server (``/user/carol/work/``, ``allow_named_servers``).
+Each single-user server runs this extension with the settings that
+``docs/jupyterhub.md`` tells an organization to use: ``docs/jupyterhub/overrides.json``
+(its own SPA client, the callback under each server's base URL), the sandbox's
+SPA client id in place of the placeholder, and the sandbox's endpoints in place
+of CARTO's (as ``sandbox/launch.py`` configures the lab). The sandbox's SPA
+client allows exactly the callback of each server, as CARTO's allowed callback
+URLs would. Hub, proxy API, proxy and sandbox
 listen on free 127.0.0.1 ports; every wait is bounded; SIGTERM (Playwright's
 webServer stop) or Ctrl-C stops the hub, its servers and kernels, the proxy
 and the sandbox. Development tool only.
@@ -34,6 +40,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+#: The lab settings docs/jupyterhub.md gives an organization (quoted there verbatim).
+DOCS_OVERRIDES = ROOT / "docs" / "jupyterhub" / "overrides.json"
+#: The placeholder of the organization's SPA client id in DOCS_OVERRIDES.
+CLIENT_ID_PLACEHOLDER = "YOUR_SPA_CLIENT_ID"
+PLUGIN = "jupyterlab-carto-auth:session"
 sys.path.insert(0, str(ROOT / "sandbox"))
 
 from launch import free_port, kernel_env, lab_settings  # noqa: E402
@@ -42,7 +53,10 @@ from launch import free_port, kernel_env, lab_settings  # noqa: E402
 USERS = {
     "alice": {"email": "alice@example.com", "password": "alice-carto"},
     "bob": {"email": "bob@example.com", "password": "bob-carto"},
+    "carol": {"email": "carol@example.com", "password": "carol-carto"},
 }
+#: Carol's named server (``/user/carol/work/``).
+NAMED_SERVER = {"user": "carol", "name": "work"}
 ADMIN = "alice"
 #: The hub's shared password for users; admins need their own (at least 32 characters).
 HUB_PASSWORD = "hub-test-password"  # noqa: S105 - a throwaway hub on loopback
@@ -51,13 +65,23 @@ ADMIN_PASSWORD = f"hub-admin-{uuid.uuid4().hex}"
 MARKER = "CARTO_HUB_TEST_RUN"
 
 
-def start_sandbox() -> tuple[subprocess.Popen, dict]:
+def server_paths() -> list[str]:
+    """The base path of every single-user server of the test: the default ones and the named one."""
+    paths = [f"/user/{name}/" for name in USERS]
+    paths.append(f"/user/{NAMED_SERVER['user']}/{NAMED_SERVER['name']}/")
+    return paths
+
+
+def start_sandbox(hub_url: str) -> tuple[subprocess.Popen, dict]:
     node = shutil.which("node")
     if not node:
         sys.exit("node was not found on PATH: install Node.js 20 (make install does it).")
     cmd = [node, str(ROOT / "sandbox" / "server.mjs"), "--callback-port", str(free_port())]
-    for user in USERS.values():
-        cmd += ["--user", f"{user['email']}:{user['password']}"]
+    for account in USERS.values():
+        cmd += ["--user", f"{account['email']}:{account['password']}"]
+    # Each server's callback, exactly: CARTO's identity provider matches them exactly too.
+    for path in server_paths():
+        cmd += ["--spa-redirect-uri", f"{hub_url}{path}carto-auth/callback"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603
     deadline = time.monotonic() + 30
     line = ""
@@ -71,11 +95,29 @@ def start_sandbox() -> tuple[subprocess.Popen, dict]:
     return proc, json.loads(line)
 
 
+def hub_lab_settings(info: dict) -> dict:
+    """The single-user servers' overrides.json: the documented one, on the sandbox.
+
+    The sandbox's endpoints replace CARTO's defaults (a deployment keeps the
+    defaults), and the sandbox's SPA client replaces the placeholder; every
+    other documented setting is used as written.
+    """
+    documented = json.loads(DOCS_OVERRIDES.read_text())[PLUGIN]
+    if documented.get("clientId") != CLIENT_ID_PLACEHOLDER:
+        sys.exit(f"{DOCS_OVERRIDES}: clientId must be the placeholder {CLIENT_ID_PLACEHOLDER}")
+    session = {
+        **lab_settings(info)[PLUGIN],
+        **documented,
+        "clientId": info["clients"]["spa"]["client_id"],
+    }
+    return {PLUGIN: session}
+
+
 def hub_config(workdir: Path, ports: dict[str, int], info: dict, run_id: str) -> str:
     """The jupyterhub_config.py of this run."""
     settings_dir = workdir / "app-settings"
     settings_dir.mkdir()
-    (settings_dir / "overrides.json").write_text(json.dumps(lab_settings(info), indent=2))
+    (settings_dir / "overrides.json").write_text(json.dumps(hub_lab_settings(info), indent=2))
     proxy = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
         sys.exit(
@@ -101,6 +143,7 @@ def hub_config(workdir: Path, ports: dict[str, int], info: dict, run_id: str) ->
             "log_level": "WARN",
             "cleanup_servers": True,
             "cleanup_proxy": True,
+            "allow_named_servers": True,
         },
         "ConfigurableHTTPProxy": {
             "api_url": f"http://127.0.0.1:{ports['proxy_api']}",
@@ -168,10 +211,10 @@ def main() -> int:
     run_id = uuid.uuid4().hex
     os.environ[MARKER] = run_id  # inherited by the sandbox and the hub's whole tree
     ports = {"proxy": args.port or free_port(), "hub": free_port(), "proxy_api": free_port()}
-    sandbox, info = start_sandbox()
+    hub_url = f"http://127.0.0.1:{ports['proxy']}"
+    sandbox, info = start_sandbox(hub_url)
     workdir = Path(tempfile.mkdtemp(prefix="carto-auth-hub-"))
     (workdir / "jupyterhub_config.py").write_text(hub_config(workdir, ports, info, run_id))
-    hub_url = f"http://127.0.0.1:{ports['proxy']}"
     Path(args.info_file).write_text(
         json.dumps(
             {
@@ -182,6 +225,7 @@ def main() -> int:
                 },
                 "hub_users": USERS,
                 "hub_admin": ADMIN,
+                "hub_named_server": NAMED_SERVER,
             }
         )
     )
