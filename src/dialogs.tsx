@@ -20,6 +20,7 @@ import {
 import { IPastePrompt } from './paste';
 import { timeLeft } from './timeleft';
 import { ICartoSessionInfo } from './tokens';
+import '../style/dialogs.css';
 
 /**
  * Body of the paste dialog.

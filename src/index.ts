@@ -18,14 +18,11 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-// eslint-disable-next-line jupyter/prefer-lazy-imports -- the grants gate every kernel from activation on
-import { accessStoreKey, KernelAccess, LocalAccessStore } from './access';
 import { CartoAuthError } from './errors';
 import { cartoIcon } from './icons';
+import { KernelWatch } from './kernelwatch';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- the session is the service this plugin provides at activation
 import { CartoSession } from './session';
-// eslint-disable-next-line jupyter/prefer-lazy-imports -- the bridge is the service this plugin provides at activation
-import { KernelBridge } from './kernels';
 import { readServerScope } from './scope';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
 import { CartoStatus } from './statusbar';
@@ -203,7 +200,8 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const { showAccount } = await import('./dialogs');
         const scope = await readServerScope(app.serviceManager.serverSettings);
-        const access = kernels instanceof KernelBridge ? kernels.access : null;
+        const access =
+          kernels instanceof KernelWatch ? await kernels.access() : null;
         if (
           await showAccount(
             session.info,
@@ -254,39 +252,58 @@ const kernelsPlugin: JupyterFrontEndPlugin<ICartoKernels> = {
   ): Promise<ICartoKernels> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
     const scope = await readServerScope(app.serviceManager.serverSettings);
-    // Grants live in this browser, per server: out of a kernel's reach.
     const { baseUrl } = app.serviceManager.serverSettings;
-    const access = new KernelAccess({
-      store: new LocalAccessStore(accessStoreKey(scope.id)),
-      prompt: async request =>
-        (await import('./dialogs')).askAccess(request, session.info, trans),
-      confirmAll: async () =>
-        (await import('./dialogs')).confirmAllKernels(trans)
-    });
     const setting = await registry.load(PluginIDs.session);
-    const followSetting = () =>
-      void access.setMode(readSettings(setting, baseUrl).settings.kernelAccess);
-    setting.changed.connect(followSetting);
-    void app.restored.then(followSetting);
-    const bridge = new KernelBridge({
-      notOwner: scope.notOwnerReason(trans),
-      session,
-      trans,
-      signIn: async options => {
-        await app.commands.execute(CommandIDs.signIn, { ...options });
+    const mode = () => readSettings(setting, baseUrl).settings.kernelAccess;
+    // The grants and the bridge load with the first kernel (kernelwatch.ts).
+    const kernels = new KernelWatch({
+      access: async () => {
+        const { accessStoreKey, KernelAccess, LocalAccessStore } =
+          await import('./access');
+        // Grants live in this browser, per server: out of a kernel's reach.
+        const access = new KernelAccess({
+          store: new LocalAccessStore(accessStoreKey(scope.id)),
+          prompt: async request =>
+            (await import('./dialogs')).askAccess(request, session.info, trans),
+          confirmAll: async () =>
+            (await import('./dialogs')).confirmAllKernels(trans)
+        });
+        const followSetting = () => void access.setMode(mode());
+        setting.changed.connect(followSetting);
+        void app.restored.then(followSetting);
+        return access;
       },
-      signInTimeoutSeconds: () => session.signInTimeoutSeconds,
-      access
+      bridge: async grants => {
+        const [{ KernelBridge }, access] = await Promise.all([
+          import('./kernels'),
+          grants
+        ]);
+        return new KernelBridge({
+          notOwner: scope.notOwnerReason(trans),
+          session,
+          trans,
+          signIn: async options => {
+            await app.commands.execute(CommandIDs.signIn, { ...options });
+          },
+          signInTimeoutSeconds: () => session.signInTimeoutSeconds,
+          access
+        });
+      }
     });
-    notebooks?.forEach(panel => bridge.watch(panel.sessionContext));
+    // `kernelAccess: all` is confirmed with the user as soon as it is set,
+    // kernel or not; `ask` needs the grants only once something uses them.
+    const askForAll = () => void (mode() === 'all' && kernels.access());
+    setting.changed.connect(askForAll);
+    void app.restored.then(askForAll);
+    notebooks?.forEach(panel => kernels.watch(panel.sessionContext));
     notebooks?.widgetAdded.connect((_, panel) =>
-      bridge.watch(panel.sessionContext)
+      kernels.watch(panel.sessionContext)
     );
-    consoles?.forEach(panel => bridge.watch(panel.sessionContext));
+    consoles?.forEach(panel => kernels.watch(panel.sessionContext));
     consoles?.widgetAdded.connect((_, panel) =>
-      bridge.watch(panel.sessionContext)
+      kernels.watch(panel.sessionContext)
     );
-    return bridge;
+    return kernels;
   }
 };
 

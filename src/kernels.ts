@@ -1,14 +1,16 @@
 // The lab side of the kernel bridge: attach Python kernels of notebooks and
 // consoles, push the session to every attached kernel, answer their requests
-// (by comm, or on stdin for a synchronous cell), per docs/protocol.md.
+// (by comm, or on stdin for a synchronous cell), per docs/protocol.md. It
+// loads with the first kernel (kernelwatch.ts follows kernels until then).
 import { ISessionContext, Notification } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { KernelAccess } from './access';
+import type { KernelAccess } from './access';
 import { CartoAuthError } from './errors';
+import type { IEarlyOpen, IKernelBridge } from './kernelwatch';
 import {
   errorMessage,
   ErrorCode,
@@ -22,12 +24,7 @@ import {
   TARGET,
   VERSION
 } from './protocol';
-import {
-  ICartoKernels,
-  ICartoSession,
-  ICartoSessionInfo,
-  ISignInOptions
-} from './tokens';
+import { ICartoSession, ICartoSessionInfo, ISignInOptions } from './tokens';
 
 /** What a lab executes, silently, to attach a Python kernel. */
 export const ATTACH_CODE = [
@@ -81,7 +78,7 @@ export interface IKernelBridgeOptions {
 /**
  * Connects the CARTO session to kernels.
  */
-export class KernelBridge implements ICartoKernels, IDisposable {
+export class KernelBridge implements IKernelBridge, IDisposable {
   constructor(private _options: IKernelBridgeOptions) {
     this.access = _options.access;
     _options.session.changed.connect(this._onSessionChanged, this);
@@ -139,6 +136,22 @@ export class KernelBridge implements ICartoKernels, IDisposable {
       context.propertyChanged?.disconnect(onRename);
     });
     onKernel();
+  }
+
+  /**
+   * Take over a kernel that the start-up watch saw before this module
+   * loaded, with the comm it opened meanwhile, if any.
+   */
+  adopt(
+    kernel: Kernel.IKernelConnection,
+    context: ISessionContext,
+    open?: IEarlyOpen
+  ): void {
+    this._addKernel(kernel, context);
+    const state = this._kernels.get(kernel);
+    if (state && open) {
+      this._onCommOpen(state, open.comm, open.msg);
+    }
   }
 
   private _addKernel(

@@ -2,8 +2,7 @@
 // rules live in jupyterlab_carto_auth/protocol.py; both are tested against
 // docs/protocol-examples.json.
 
-/** Comm target name. */
-export const TARGET = 'carto_auth';
+export { TARGET } from './commtarget';
 /** Protocol major version. */
 export const VERSION = 1;
 /** Largest message, in bytes of compact JSON. */

@@ -1,8 +1,8 @@
 // The CARTO session: the state machine behind ICartoSession (signed out,
 // signing in, signed in, failed) and its API. It delegates each job:
 // persistence.ts keeps the session across reloads, tabsync.ts across tabs,
-// refresh.ts times its renewal; the sign-in flows, the token endpoint calls
-// and the token response (with discovery) load on first use.
+// refresh.ts times its renewal; the sign-in flows, the token endpoint calls,
+// their transport and the token response (with discovery) load on first use.
 import { ServerConnection } from '@jupyterlab/services';
 import { IStateDB } from '@jupyterlab/statedb';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -29,7 +29,7 @@ import {
 } from './storedsession';
 import { TabSync } from './tabsync';
 import { ICartoSession, ICartoSessionInfo, ISignInOptions } from './tokens';
-import { Transport } from './transport';
+import type { Transport } from './transport';
 
 /** Options of {@link CartoSession}. */
 export interface ICartoSessionOptions {
@@ -51,10 +51,6 @@ export class CartoSession implements ICartoSession {
     this._settings = options.settings;
     this._askForCode = options.askForCode;
     this._serverSettings = options.serverSettings;
-    this._transport = new Transport(
-      () => this._settings.tokenTransport,
-      options.serverSettings
-    );
     this._scope = options.scope;
     this._persistence = new SessionPersistence(
       options.state,
@@ -301,7 +297,7 @@ export class CartoSession implements ICartoSession {
       this._secrets,
       {
         settings,
-        transport: this._transport,
+        transport: await this._transport(),
         trans: this._trans,
         seal: (value, fields) => this._persistence.seal(value, fields)
       }
@@ -389,8 +385,19 @@ export class CartoSession implements ICartoSession {
   /** The one OidcClient factory of this session (loads oidc-client-ts). */
   private async _clients(): Promise<OidcClients> {
     const { OidcClients } = await import('./oidc');
-    this._oidc ??= new OidcClients(this._transport, this._serverSettings);
+    const transport = await this._transport();
+    this._oidc ??= new OidcClients(transport, this._serverSettings);
     return this._oidc;
+  }
+
+  /** How token requests travel (loaded with the first one). */
+  private async _transport(): Promise<Transport> {
+    const { Transport } = await import('./transport');
+    this._transportOnce ??= new Transport(
+      () => this._settings.tokenTransport,
+      this._serverSettings
+    );
+    return this._transportOnce;
   }
 
   /** The sign-in flows (loaded with the first sign-in). */
@@ -413,7 +420,7 @@ export class CartoSession implements ICartoSession {
   private _settings: ICartoSettings;
   private _askForCode: AskForCode;
   private _serverSettings?: ServerConnection.ISettings;
-  private _transport: Transport;
+  private _transportOnce: Transport | null = null;
   private _scope: ServerScope;
   private _persistence: SessionPersistence;
   private _tabs: TabSync;

@@ -2,11 +2,13 @@
 // bridge. The recorded scenarios of docs/protocol-scenarios.json are replayed
 // here and against tests/labclient.py's stand-in (tests/test_lab_scenarios.py).
 import { Notification } from '@jupyterlab/apputils';
+import { nullTranslator } from '@jupyterlab/translation';
 
 import examples from '../../docs/protocol-examples.json';
 import scenarios from '../../docs/protocol-scenarios.json';
 import { CartoAuthError, CartoErrorCode } from '../errors';
-import { ATTACH_CODE } from '../kernels';
+import { ATTACH_CODE, KernelBridge } from '../kernels';
+import { KernelWatch } from '../kernelwatch';
 import { parseMessage, ProtocolError } from '../protocol';
 import {
   accessOf,
@@ -15,6 +17,7 @@ import {
   FakeKernel,
   FakeSession,
   HELLO,
+  ILabSession,
   Sent,
   settle,
   setUp
@@ -749,5 +752,159 @@ describe('KernelBridge: the user grant (kernelAccess: ask)', () => {
     await settle();
     expect(fake.info.status).toBe('signed-out');
     expect(log.map((s: any) => s.kernel)).toEqual(['k2']);
+  });
+});
+
+describe('KernelWatch: the bridge loads with the first kernel', () => {
+  /**
+   * A watch whose bridge module "loads" when the test says so; `loads`
+   * counts what was asked for.
+   */
+  function watchOf(session: ILabSession | null) {
+    const log: Sent[] = [];
+    const fake = new FakeSession(session);
+    const grants = accessOf('all');
+    const loads = { access: 0, bridge: 0 };
+    let release: () => void = () => undefined;
+    const loaded = new Promise<void>(r => (release = r));
+    let failNext = false;
+    const watch = new KernelWatch({
+      access: async () => {
+        loads.access++;
+        return grants.access;
+      },
+      bridge: async access => {
+        loads.bridge++;
+        if (failNext) {
+          failNext = false;
+          throw new Error('ChunkLoadError');
+        }
+        await loaded;
+        return new KernelBridge({
+          access: await access,
+          session: fake.asSession(),
+          trans: nullTranslator.load('jupyterlab-carto-auth'),
+          signIn: async () => undefined,
+          signInTimeoutSeconds: () => 300
+        });
+      }
+    });
+    const fail = () => (failNext = true);
+    return { log, fake, watch, loads, release: () => release(), fail };
+  }
+
+  it('loads nothing while no notebook or console has a kernel', async () => {
+    const { watch, loads } = watchOf(ANA);
+    const context = contextOf(null);
+    watch.watch(context);
+    await settle();
+    expect(loads).toEqual({ access: 0, bridge: 0 });
+    expect(watch.isLoaded).toBe(false);
+    // When the notebook gets its kernel
+    context.session.kernel = new FakeKernel('k1', []).asConnection();
+    context.kernelChanged.emit({});
+    // Then the bridge and the grants load
+    expect(loads).toEqual({ access: 1, bridge: 1 });
+  });
+
+  it('a kernel that started before the bridge loaded is attached and pushed to', async () => {
+    // Given a signed-in lab whose bridge has not loaded yet
+    const { log, watch, release } = watchOf(ANA);
+    const k1 = new FakeKernel('k1', log);
+    watch.watch(contextOf(k1));
+    await settle();
+    expect(watch.isLoaded).toBe(false);
+    expect(k1.executed).toEqual([]);
+    // When it loads
+    release();
+    await settle();
+    // Then the kernel is attached, and its hello gets the session
+    expect(watch.isLoaded).toBe(true);
+    expect(k1.executed.map(e => e.content.code)).toEqual([ATTACH_CODE]);
+    k1.open('c1', HELLO);
+    await settle();
+    expect(log).toEqual([
+      {
+        kernel: 'k1',
+        comm_id: 'c1',
+        comm_msg: expect.objectContaining({
+          type: 'session',
+          state: 'signed_in',
+          access_token: ANA.access_token,
+          reason: 'attach'
+        })
+      }
+    ]);
+    expect(watch.attachedCount).toBe(1);
+  });
+
+  it('a comm opened before the bridge loaded is not refused: the bridge answers it', async () => {
+    // Given a kernel whose comm opens before the bridge module is there
+    const { log, watch, release } = watchOf(ANA);
+    const k1 = new FakeKernel('k1', log);
+    watch.watch(contextOf(k1));
+    k1.open('c1', HELLO); // throws if no target is registered
+    await settle();
+    expect(log).toEqual([]);
+    // When the bridge loads, then it answers the held hello
+    release();
+    await settle();
+    expect(log.map((s: any) => [s.comm_id, s.comm_msg.state])).toEqual([
+      ['c1', 'signed_in']
+    ]);
+    // And the kernel's next messages on that comm are handled
+    k1.send('c1', {
+      v: 1,
+      type: 'request',
+      id: 'r1',
+      interactive: false,
+      org: null,
+      min_ttl: 0,
+      reply_via: 'comm'
+    });
+    await settle();
+    expect(log.map((s: any) => [s.comm_id, s.comm_msg.id])).toEqual([
+      ['c1', undefined],
+      ['c1', 'r1']
+    ]);
+  });
+
+  it('notebooks opened after the bridge loaded go to it; the status item follows its problems', async () => {
+    const { watch, release } = watchOf(null);
+    watch.watch(contextOf(new FakeKernel('k1', [])));
+    release();
+    await settle();
+    let changes = 0;
+    watch.problemsChanged.connect(() => changes++);
+    const bare = new FakeKernel('py-bare', []);
+    bare.attachReply = { status: 'error', ename: 'ModuleNotFoundError' };
+    watch.watch(contextOf(bare));
+    await settle();
+    expect(bare.executed).toHaveLength(1);
+    expect(watch.problems).toEqual([
+      expect.stringContaining('Kernel py-bare cannot get the CARTO session')
+    ]);
+    expect(changes).toBe(1);
+  });
+
+  it('a bridge that failed to load is loaded again by the next kernel', async () => {
+    const { watch, loads, fail, release } = watchOf(ANA);
+    fail();
+    const k1 = new FakeKernel('k1', []);
+    watch.watch(contextOf(k1));
+    await settle();
+    expect(watch.isLoaded).toBe(false);
+    expect(warn).toHaveBeenCalledWith(
+      'jupyterlab-carto-auth: the kernel bridge did not load',
+      'Error: ChunkLoadError'
+    );
+    const k2 = new FakeKernel('k2', []);
+    watch.watch(contextOf(k2));
+    release();
+    await settle();
+    expect(loads.bridge).toBe(2);
+    expect(watch.isLoaded).toBe(true);
+    expect(k1.executed).toHaveLength(1);
+    expect(k2.executed).toHaveLength(1);
   });
 });

@@ -45,10 +45,10 @@ function startupClosure(entry: string): Set<string> {
 describe('start-up imports', () => {
   const closure = startupClosure(path.join(SRC, 'index.ts'));
 
-  it('reach the session, the status item and the kernel bridge', () => {
+  it('reach the session, the status item and the kernel watch', () => {
     expect(closure).toContain('session.ts');
     expect(closure).toContain('statusbar.tsx');
-    expect(closure).toContain('kernels.ts');
+    expect(closure).toContain('kernelwatch.ts');
   });
 
   it.each([
@@ -59,7 +59,14 @@ describe('start-up imports', () => {
     'oidc.ts',
     'grants.ts',
     'tokenresponse.ts',
-    'discovery.ts'
+    'discovery.ts',
+    // the bridge, its protocol and the grants load with the first kernel
+    'kernels.ts',
+    'protocol.ts',
+    'access.ts',
+    // token requests load with the first one
+    'transport.ts',
+    'request.ts'
   ])('leave out %s', heavy => {
     expect(closure).not.toContain(heavy);
   });
