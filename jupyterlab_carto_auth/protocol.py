@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 
-# Not ``from typing import ...``, nor ``config`` (for ``url_problem``) nor ``re`` here:
-# this module is imported on the lab's first message, in the kernel, and costs what
-# it imports (bench figure 1a measured them when ``attach()`` imported this module).
+# Neither ``typing`` nor ``re`` nor ``config`` (``url_problem``, imported where a
+# session names an API base URL): a kernel imports this module on the lab's first
+# message, and what it imports here would be paid then.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Literal
