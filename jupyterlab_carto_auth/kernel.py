@@ -312,7 +312,9 @@ def running_ipykernel() -> Any | None:
     if "IPython" not in modules or "ipykernel" not in modules:
         return None
     try:
-        from IPython import get_ipython
+        # Not ``from IPython import get_ipython``: IPython 9 resolves that name through
+        # its module ``__getattr__`` on every call; this is every attach's first step.
+        from IPython.core.getipython import get_ipython
     except ImportError:  # pragma: no cover - IPython half-imported
         return None
     ipykernel = getattr(get_ipython(), "kernel", None)
