@@ -21,17 +21,17 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from common import Figure, median, rotations
+from common import ROOT, Figure, median, rotations
 
 KERNEL_TIMEOUT = 60.0
 CELL_TIMEOUT = 120.0
 
-#: What the lab executes, silently, on every Python kernel it attaches (src/kernels.ts).
-ATTACH_CODE = (
-    "import jupyterlab_carto_auth.kernel as _carto_auth_kernel\n"
-    "_carto_auth_kernel.attach()\n"
-    "del _carto_auth_kernel"
-)
+#: What the lab executes, silently, on every Python kernel it attaches: ``ATTACH_CODE``
+#: in src/kernels.ts, which src/__tests__/kernels.spec.ts holds to this text (with its
+#: ``sys.path`` handling, that keeps a planted package in the notebook's folder out).
+ATTACH_CODE = json.loads((ROOT / "docs" / "protocol-examples.json").read_text("utf-8"))[
+    "attach_code"
+]
 
 #: The statement each variant of figure 1 times inside a fresh kernel.
 KERNEL_IMPORTS = {

@@ -104,5 +104,12 @@ class LabError(CredentialsError):
         self.code = code
 
 
+class LabNoAnswer(LabError):
+    """Nothing answered a request to JupyterLab in time (no lab, or the lab is gone)."""
+
+    def __init__(self, message: str):
+        super().__init__("timeout", message)
+
+
 class NoStdinError(CredentialsError):
     """A sign-in needs someone to paste a code, but this process cannot ask for input."""

@@ -39,14 +39,47 @@ import math
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
 
-from . import protocol
-from .errors import CredentialsError, LabError, NoStdinError
-from .secret import DEFAULT_MARGIN, Record, mask
-
+# What ``attach()`` runs (bench figure 1a) imports no other module of this package:
+# ``protocol``, ``errors`` and ``secret`` are imported where they are needed, on the
+# first message from the lab or the first request (tests/test_import.py pins this).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
+
+    from .errors import LabError, LabNoAnswer
+    from .secret import LabSessionInfo
+
+#: What this module exported before its imports became lazy: ``kernel.LabError``,
+#: ``from .kernel import LabNoAnswer``... still work (``__getattr__``).
+_REEXPORTED = {
+    "protocol": "",
+    "CredentialsError": "errors",
+    "LabError": "errors",
+    "LabNoAnswer": "errors",
+    "NoStdinError": "errors",
+    "LabSessionInfo": "secret",
+    "DEFAULT_MARGIN": "secret",
+    "Record": "secret",
+    "mask": "secret",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _REEXPORTED.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    module = import_module(f"{__package__}.{where or name}")
+    value = module if not where else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_REEXPORTED))
 
 
 class _LazyLog:
@@ -76,122 +109,7 @@ ANOTHER_PERSON_TEXT = (
 )
 
 
-class LabNoAnswer(LabError):
-    """Nothing answered a request in time (no lab, or the lab is gone)."""
-
-    def __init__(self, message: str):
-        super().__init__("timeout", message)
-
-
 # --- the session the lab pushed --------------------------------------------------------
-
-
-class LabSessionInfo(Record):
-    """One ``session`` message as received, with the time it arrived (epoch seconds).
-
-    Immutable (a frozen record), so one can be shared between threads."""
-
-    _fields = (
-        "state",
-        "reason",
-        "received_at",
-        "access_token",
-        "expires_at",
-        "api_base_url",
-        "email",
-        "name",
-        "org",
-    )
-    state: str
-    reason: str
-    received_at: float
-    access_token: str | None
-    expires_at: float | None
-    api_base_url: str | None
-    email: str | None
-    name: str | None
-    org: str | None
-
-    def __init__(
-        self,
-        state: str,
-        reason: str,
-        received_at: float,
-        access_token: str | None = None,
-        expires_at: float | None = None,
-        api_base_url: str | None = None,
-        email: str | None = None,
-        name: str | None = None,
-        org: str | None = None,
-    ) -> None:
-        self.__dict__.update(
-            state=state,
-            reason=reason,
-            received_at=received_at,
-            access_token=access_token,
-            expires_at=expires_at,
-            api_base_url=api_base_url,
-            email=email,
-            name=name,
-            org=org,
-        )
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any], now: float | None = None) -> LabSessionInfo:
-        """From a message that ``protocol.parse_message`` accepted."""
-        received = time.time() if now is None else now
-        if message["state"] != "signed_in":
-            return cls(state="signed_out", reason=message["reason"], received_at=received)
-        user = message["user"]
-        base = message.get("api_base_url")
-        return cls(
-            state="signed_in",
-            reason=message["reason"],
-            received_at=received,
-            access_token=message["access_token"],
-            expires_at=float(message["expires_at"]),
-            api_base_url=base.rstrip("/") if isinstance(base, str) and base.strip() else None,
-            email=user["email"],
-            name=user["name"],
-            org=user.get("org"),
-        )
-
-    @property
-    def signed_in(self) -> bool:
-        return self.state == "signed_in" and bool(self.access_token)
-
-    def expires_in(self, now: float | None = None) -> float:
-        """Seconds left (``-inf`` when signed out). ``expires_at`` is UTC epoch seconds."""
-        if self.expires_at is None:
-            return -math.inf
-        return self.expires_at - (time.time() if now is None else now)
-
-    def margin(self) -> float:
-        """Seconds before expiry at which the token counts as expired: a minute, or a
-        quarter of the token's lifetime for tokens shorter than four minutes."""
-        if self.expires_at is None:
-            return DEFAULT_MARGIN
-        lifetime = max(self.expires_at - self.received_at, 0.0)
-        return min(DEFAULT_MARGIN, lifetime / 4)
-
-    def is_valid(self, margin: float | None = None) -> bool:
-        """Signed in, with more than ``margin`` (default: ``margin()``) seconds left."""
-        left = self.expires_in()
-        return (
-            self.signed_in
-            and math.isfinite(left)
-            and left > (self.margin() if margin is None else margin)
-        )
-
-    def __repr__(self) -> str:
-        if not self.signed_in:
-            return f"LabSessionInfo(state={self.state!r}, reason={self.reason!r})"
-        return (
-            f"LabSessionInfo(state='signed_in', reason={self.reason!r}, email={self.email!r}, "
-            f"org={self.org!r}, api_base_url={self.api_base_url!r}, "
-            f"access_token={mask(self.access_token or '')!r}, "
-            f"expires_in={self.expires_in():.0f}s)"
-        )
 
 
 class LabSession:
@@ -259,6 +177,8 @@ class LabSession:
         stale (a push queued while a synchronous cell got a newer token on stdin)
         and is not applied.
         """
+        from .secret import LabSessionInfo
+
         info = LabSessionInfo.from_message(message)
         with self._lock:
             self._apply_locked(info)
@@ -292,6 +212,8 @@ class LabSession:
         person signed out, or has not allowed this notebook: neither ends the
         session another person gave). Everything else is ``update``.
         """
+        from .secret import LabSessionInfo
+
         info = LabSessionInfo.from_message(message)
         with self._lock:
             held = self._info
@@ -310,6 +232,8 @@ class LabSession:
 
     def mark_signed_out(self) -> None:
         """Forget the token now (a sign-out asked by this kernel)."""
+        from .secret import LabSessionInfo
+
         with self._lock:
             self._held(
                 LabSessionInfo(state="signed_out", reason="sign_out", received_at=time.time())
@@ -388,7 +312,9 @@ def running_ipykernel() -> Any | None:
     if "IPython" not in modules or "ipykernel" not in modules:
         return None
     try:
-        from IPython import get_ipython
+        # Not ``from IPython import get_ipython``: IPython 9 resolves that name through
+        # its module ``__getattr__`` on every call; this is every attach's first step.
+        from IPython.core.getipython import get_ipython
     except ImportError:  # pragma: no cover - IPython half-imported
         return None
     ipykernel = getattr(get_ipython(), "kernel", None)
@@ -442,11 +368,22 @@ def ensure_attached() -> bool:
         return _open_comm_locked()
 
 
+#: ``protocol.TARGET``, and below ``protocol.hello()``: here too, so that ``attach()``
+#: does not import ``protocol`` (tests/test_protocol.py checks that they agree).
+_TARGET = "carto_auth"
+
+
+def _hello() -> dict[str, Any]:
+    from . import __version__
+
+    return {"v": 1, "type": "hello", "versions": [1], "package_version": __version__}
+
+
 def _open_comm_locked() -> bool:
     import comm
 
     try:
-        opened = comm.create_comm(target_name=protocol.TARGET, data=protocol.hello())
+        opened = comm.create_comm(target_name=_TARGET, data=_hello())
     except Exception as exc:
         _log.debug("carto_auth: could not open the comm (%s)", type(exc).__name__)
         return False
@@ -490,6 +427,8 @@ def _send(message: dict[str, Any]) -> bool:
 def _on_msg(msg: Any) -> None:
     """Handle a ``comm_msg`` from the lab. Never raises; logs no message content."""
     try:
+        from . import protocol
+
         content = msg.get("content") if isinstance(msg, dict) else None
         data = content.get("data") if isinstance(content, dict) else None
         try:
@@ -513,6 +452,8 @@ def _client_of(header: Any) -> str | None:
 
 
 def _dispatch(message: dict[str, Any], sender: str | None = None) -> None:
+    from . import protocol
+
     if "id" in message:
         _bridge.answered_by(message["id"], sender)
     if message["type"] == "session":
@@ -539,6 +480,8 @@ def new_request_id() -> str:
 
 
 def _checked_min_ttl(min_ttl: float) -> float:
+    from . import protocol
+
     value = float(min_ttl)
     if not math.isfinite(value):
         value = 0.0
@@ -548,6 +491,9 @@ def _checked_min_ttl(min_ttl: float) -> float:
 
 def accept_reply(message: Any) -> dict[str, Any]:
     """The session a lab answered, or ``LabError`` for its ``error`` or a broken answer."""
+    from . import protocol
+    from .errors import LabError
+
     try:
         message = protocol.parse_message(message, "lab_to_kernel")
     except protocol.ProtocolError as exc:
@@ -567,6 +513,8 @@ def accept_reply(message: Any) -> dict[str, Any]:
 
 
 def _no_answer(seconds: float) -> LabNoAnswer:
+    from .errors import LabNoAnswer
+
     return LabNoAnswer(
         f"JupyterLab did not answer within {seconds:g} s. Is the notebook still open in "
         "JupyterLab with jupyterlab-carto-auth installed?"
@@ -590,11 +538,16 @@ class _Request:
         cls, min_ttl: float, interactive: bool, org: str | None, timeout: float | None
     ) -> _Request:
         if running_ipykernel() is None or not ensure_attached():
+            from .errors import CredentialsError
+
             raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
         seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
         return cls(new_request_id(), _checked_min_ttl(min_ttl), interactive, org, seconds)
 
     def send(self, reply_via: str) -> None:
+        from . import protocol
+        from .errors import LabNoAnswer
+
         message = protocol.request(self.id, self.interactive, self.org, self.min_ttl, reply_via)
         if not _send(message):
             raise LabNoAnswer(
@@ -687,6 +640,8 @@ def _probe_worth_it(*, on_stdin: bool) -> bool:
 
 def _probe_answered(error: LabError | None) -> bool:
     """The probe's outcome: no answer at all means no lab (not asked again until ``attach``)."""
+    from .errors import LabNoAnswer
+
     if isinstance(error, LabNoAnswer):
         with _bridge.lock:
             _bridge.probe_failed = True
@@ -705,6 +660,8 @@ def probe_lab(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
         return True
     if not _probe_worth_it(on_stdin=True):
         return False
+    from .errors import LabError
+
     try:
         request_session(min_ttl=0, interactive=False, timeout=timeout)
     except LabError as exc:
@@ -718,6 +675,8 @@ async def probe_lab_async(timeout: float = LAB_PROBE_TIMEOUT) -> bool:
         return True
     if not _probe_worth_it(on_stdin=False):
         return False
+    from .errors import LabError
+
     try:
         await request_session_async(min_ttl=0, interactive=False, timeout=timeout)
     except LabError as exc:
@@ -735,6 +694,8 @@ def sign_out() -> bool:
     """
     if not ensure_attached() or not SESSION.lab_present:
         return False
+    from . import protocol
+
     sent = _send(protocol.sign_out())
     SESSION.mark_signed_out()
     return sent
@@ -763,6 +724,9 @@ def _wait_stdin_reply(
     to our own prompt), or ``None`` at the deadline. Everything else is dropped.
     """
     import zmq
+
+    from . import protocol
+    from .errors import LabError
 
     socket = ipykernel.stdin_socket
     session = ipykernel.session
@@ -802,6 +766,8 @@ def _drain_stdin(ipykernel: Any, request_ids: set[str]) -> tuple[str, Any] | Non
     """Drop stale replies (as ipykernel does before a prompt), keeping a late lab answer."""
     import zmq
 
+    from . import protocol
+
     found = None
     for _ in range(1000):
         try:
@@ -829,6 +795,8 @@ def ask_frontend(prompt: str, *, password: bool, timeout: float) -> tuple[str, A
     do input (papermill, ``allow_stdin=False``), ``LabNoAnswer`` at the deadline,
     ``EOFError`` for an end-of-input answer.
     """
+    from .errors import LabNoAnswer, NoStdinError
+
     ipykernel = running_ipykernel()
     if ipykernel is None:
         raise NoStdinError("Not running in a Jupyter kernel.")

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from typing import Any, Literal
 
-from .config import url_problem
+# Neither ``typing`` nor ``re`` nor ``config`` (``url_problem``, imported where a
+# session names an API base URL): a kernel imports this module on the lab's first
+# message, and what it imports here would be paid then.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Direction = Literal["lab_to_kernel", "kernel_to_lab"]
 
 #: Comm target name.
 TARGET = "carto_auth"
@@ -33,13 +38,12 @@ REPLY_VIA = ("comm", "stdin")
 #: ``input_reply``: ``{"carto_auth": 1, "id": <request id>, "message": {...}}``.
 STDIN_KEY = "carto_auth"
 
-Direction = Literal["lab_to_kernel", "kernel_to_lab"]
-
 _TYPES: dict[str, frozenset[str]] = {
     "kernel_to_lab": frozenset({"hello", "request", "sign_out", "error"}),
     "lab_to_kernel": frozenset({"session", "error"}),
 }
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The characters of a request id: ``[A-Za-z0-9_-]{1,64}``.
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class ProtocolError(ValueError):
@@ -71,7 +75,7 @@ def _is_integer(value: Any) -> bool:
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
+    return isinstance(value, str) and 0 < len(value) <= 64 and _ID_CHARS.issuperset(value)
 
 
 def _nullable_str(value: Any) -> bool:
@@ -161,7 +165,11 @@ def _check_session(obj: dict[str, Any]) -> None:
     if not _nullable_str(base):
         raise _bad('"api_base_url" must be a string or null.')
     # Held to the rule of the kernel's own discovery: the token goes to this host.
-    problem = url_problem(base) if isinstance(base, str) and base.strip() else None
+    problem = None
+    if isinstance(base, str) and base.strip():
+        from .config import url_problem
+
+        problem = url_problem(base)
     if problem is not None:
         raise _bad(f'"api_base_url" {problem}.')
     user = obj.get("user")

@@ -1,9 +1,16 @@
-"""Secret values, never shown in full: an access token with its expiry, a refresh token."""
+"""Secret values, never shown in full: an access token with its expiry, a refresh token,
+the session a lab pushed (``LabSessionInfo``, held by ``kernel.SESSION``)."""
 
 from __future__ import annotations
 
 import math
 import time
+
+# Not ``from typing import ...``: importing ``typing`` costs more than this module
+# in a fresh interpreter (bench figure 2).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: A token is refreshed when it has less than this many seconds left.
 DEFAULT_MARGIN = 60.0
@@ -102,3 +109,113 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self.value)
+
+
+class LabSessionInfo(Record):
+    """One ``session`` message as received, with the time it arrived (epoch seconds).
+
+    Immutable (a frozen record), so one can be shared between threads. Here, not in
+    ``kernel.py`` (which re-exports it): attaching a kernel (bench figure 1a) imports
+    no module of this package but ``kernel``; the first message from the lab does."""
+
+    _fields = (
+        "state",
+        "reason",
+        "received_at",
+        "access_token",
+        "expires_at",
+        "api_base_url",
+        "email",
+        "name",
+        "org",
+    )
+    state: str
+    reason: str
+    received_at: float
+    access_token: str | None
+    expires_at: float | None
+    api_base_url: str | None
+    email: str | None
+    name: str | None
+    org: str | None
+
+    def __init__(
+        self,
+        state: str,
+        reason: str,
+        received_at: float,
+        access_token: str | None = None,
+        expires_at: float | None = None,
+        api_base_url: str | None = None,
+        email: str | None = None,
+        name: str | None = None,
+        org: str | None = None,
+    ) -> None:
+        self.__dict__.update(
+            state=state,
+            reason=reason,
+            received_at=received_at,
+            access_token=access_token,
+            expires_at=expires_at,
+            api_base_url=api_base_url,
+            email=email,
+            name=name,
+            org=org,
+        )
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any], now: float | None = None) -> LabSessionInfo:
+        """From a message that ``protocol.parse_message`` accepted."""
+        received = time.time() if now is None else now
+        if message["state"] != "signed_in":
+            return cls(state="signed_out", reason=message["reason"], received_at=received)
+        user = message["user"]
+        base = message.get("api_base_url")
+        return cls(
+            state="signed_in",
+            reason=message["reason"],
+            received_at=received,
+            access_token=message["access_token"],
+            expires_at=float(message["expires_at"]),
+            api_base_url=base.rstrip("/") if isinstance(base, str) and base.strip() else None,
+            email=user["email"],
+            name=user["name"],
+            org=user.get("org"),
+        )
+
+    @property
+    def signed_in(self) -> bool:
+        return self.state == "signed_in" and bool(self.access_token)
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds left (``-inf`` when signed out). ``expires_at`` is UTC epoch seconds."""
+        if self.expires_at is None:
+            return -math.inf
+        return self.expires_at - (time.time() if now is None else now)
+
+    def margin(self) -> float:
+        """Seconds before expiry at which the token counts as expired: a minute, or a
+        quarter of the token's lifetime for tokens shorter than four minutes."""
+        if self.expires_at is None:
+            return DEFAULT_MARGIN
+        lifetime = max(self.expires_at - self.received_at, 0.0)
+        return min(DEFAULT_MARGIN, lifetime / 4)
+
+    def is_valid(self, margin: float | None = None) -> bool:
+        """Signed in, with more than ``margin`` (default: ``margin()``) seconds left."""
+        left = self.expires_in()
+        return (
+            self.signed_in
+            and math.isfinite(left)
+            and left > (self.margin() if margin is None else margin)
+        )
+
+    def __repr__(self) -> str:
+        if not self.signed_in:
+            return f"LabSessionInfo(state={self.state!r}, reason={self.reason!r})"
+        return (
+            f"LabSessionInfo(state='signed_in', reason={self.reason!r}, email={self.email!r}, "
+            f"org={self.org!r}, api_base_url={self.api_base_url!r}, "
+            f"access_token={mask(self.access_token or '')!r}, "
+            f"expires_in={self.expires_in():.0f}s)"
+        )

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from labclient import ATTACH_CODE, LabClient
+from labclient import ATTACH_CODE, LabClient, session_message
 
 PLANTED = """
 import pathlib
@@ -54,13 +54,15 @@ INSTALLED = _installed()
 @pytest.fixture
 def planted(tmp_path: Path) -> tuple[Path, Path]:
     """(folder, marker): a notebook folder with a planted package that writes ``marker``
-    when imported (its ``kernel`` module too)."""
+    when imported (its ``kernel`` module too, and the modules the kernel imports on the
+    lab's first message)."""
     folder = tmp_path / "notebooks"
     package = folder / "jupyterlab_carto_auth"
     package.mkdir(parents=True)
     marker = tmp_path / "marker"
     (package / "__init__.py").write_text(PLANTED.format(marker=str(marker)))
-    (package / "kernel.py").write_text(PLANTED.format(marker=str(marker)))
+    for name in ("kernel", "protocol", "errors", "secret", "config"):
+        (package / f"{name}.py").write_text(PLANTED.format(marker=str(marker)))
     return folder, marker
 
 
@@ -120,7 +122,9 @@ def test_attach_with_the_package_installed_never_imports_a_planted_one(
     assert "" in before["path"], before["path"]
     assert before["path"].index("") < before["path"].index(INSTALLED)
 
-    lab.attach()
+    # The session pushed on the hello is handled once ``sys.path`` is back, with ''
+    # first: what the kernel imports then comes from the installed package too.
+    lab.attach(session_message("t" * 40, api_base_url="https://gcp-us-east1.api.carto.com"))
 
     after = _state(lab, folder)
     assert not marker.exists(), "the attach ran the planted package"
@@ -130,6 +134,15 @@ def test_attach_with_the_package_installed_never_imports_a_planted_one(
     assert after["package"] == str(Path(INSTALLED, "jupyterlab_carto_auth", "__init__.py"))
     assert lab.hello is not None
     assert lab.hello["type"] == "hello"
+    held = lab.run(
+        "import jupyterlab_carto_auth.kernel as _t_k\n"
+        "print(_t_k.SESSION.current.api_base_url)\n"
+        "del _t_k",
+        silent=True,
+    )
+    assert held.stdout == "https://gcp-us-east1.api.carto.com\n", held.error
+    assert _state(lab, folder)["planted"] == []
+    assert not marker.exists(), "the lab's first message ran the planted package"
 
 
 def test_attach_without_the_package_says_not_installed_and_never_imports_a_planted_one(

@@ -63,6 +63,41 @@ def test_attach_opens_the_comm_with_hello_and_again_on_reattach(start_kernel: St
     assert check.stdout == "1\n"
 
 
+#: Cell code printing the modules of this package that the kernel has imported.
+PACKAGE_MODULES = (
+    "import json as _t_json, sys as _t_sys\n"
+    "print(_t_json.dumps(sorted(m for m in _t_sys.modules"
+    " if m.split('.')[0] == 'jupyterlab_carto_auth')))\n"
+    "del _t_json, _t_sys"
+)
+
+
+def test_the_attach_imports_only_the_kernel_module_until_the_lab_speaks(
+    start_kernel: StartKernel,
+) -> None:
+    # Bench figure 1a: the attach imports nothing of the package but what it needs to
+    # open the comm; what handles the lab's messages comes with the first one.
+    lab = lab_for(start_kernel)
+    assert json.loads(lab.run(PACKAGE_MODULES).stdout) == []
+    lab.attach()
+    assert lab.hello == protocol.hello()
+    attached = json.loads(lab.run(PACKAGE_MODULES).stdout)
+    assert [m for m in attached if not m.endswith("._version")] == [
+        "jupyterlab_carto_auth",
+        "jupyterlab_carto_auth.kernel",
+    ]
+    lab.push(session_message("t" * 40, org="acme"))
+    cell = lab.run(
+        PACKAGE_MODULES + "\nimport jupyterlab_carto_auth.kernel as k\n"
+        "print(k.SESSION.valid_token() == 't' * 40, k.SESSION.current.org)"
+    )
+    loaded, held = cell.stdout.splitlines()
+    assert {"jupyterlab_carto_auth.protocol", "jupyterlab_carto_auth.secret"} <= set(
+        json.loads(loaded)
+    )
+    assert held == "True acme"
+
+
 def test_a_comm_closed_by_the_lab_is_reopened_when_needed(start_kernel: StartKernel) -> None:
     lab = lab_for(start_kernel)
     lab.attach(session_message(None, reason="attach"))

@@ -160,6 +160,43 @@ def test_builders_make_valid_messages() -> None:
         protocol.error("oops", "x")
 
 
+def test_the_kernels_own_hello_is_the_protocols() -> None:
+    # kernel.py builds the hello itself, so that attach() does not import protocol.
+    from jupyterlab_carto_auth import kernel
+
+    assert kernel._TARGET == protocol.TARGET
+    assert kernel._hello() == protocol.hello()
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("a", True),
+        ("AZaz09_-", True),
+        ("x" * 64, True),
+        ("", False),
+        ("x" * 65, False),
+        ("a b", False),
+        ("a\n", False),
+        ("\u00e9t\u00e9", False),
+        ("\u0661", False),  # a digit, but not an ASCII one
+        ("a.b", False),
+        (12, False),
+        (None, False),
+    ],
+)
+def test_request_ids_are_1_to_64_of_ascii_letters_digits_underscore_dash(
+    value: Any, valid: bool
+) -> None:
+    error = {"v": 1, "type": "error", "code": "denied", "message": "m", "id": value}
+    assert protocol._is_id(value) is valid
+    if valid:
+        assert parse_message(error, "kernel_to_lab") == error
+    else:
+        with pytest.raises(ProtocolError):
+            parse_message(error, "kernel_to_lab")
+
+
 def test_stdin_reply_envelope_round_trips_and_rejects_other_text() -> None:
     message = {"v": 1, "type": "session", "state": "signed_out", "reason": "reply", "id": "r1"}
     value = protocol.stdin_reply_value("r1", message)
