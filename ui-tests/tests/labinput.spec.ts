@@ -110,7 +110,10 @@ test.describe('settings changed after sign-in', () => {
       // ...and it renewed the session
       const status = page.locator('.jp-CartoAuth-statusButton');
       await expect(status).toHaveAttribute('title', /Signed in to CARTO/);
-      expect(tokens.access.length).toBeGreaterThan(1);
+      // (the refresh request was seen above; its response may still be on the way)
+      await expect
+        .poll(() => tokens.access.length, { timeout: 20000 })
+        .toBeGreaterThan(1);
     } finally {
       await other.close();
     }
