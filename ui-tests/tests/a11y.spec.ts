@@ -233,3 +233,15 @@ test('the SSO dialog works by keyboard alone', async ({ page }) => {
   await expect(status).toHaveAttribute('data-status', 'signed-in');
   await expect(status).toContainText('acme');
 });
+
+test('the axe check sees a violation planted in our elements', async ({
+  page
+}) => {
+  // An unnamed button in the status item: what the check above must catch
+  await page.locator(STATUS).evaluate(el => {
+    el.appendChild(document.createElement('button'));
+  });
+  expect((await violations(page, STATUS)).join('\n')).toContain(
+    'button-name (critical)'
+  );
+});
