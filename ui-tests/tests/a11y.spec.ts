@@ -39,8 +39,9 @@ async function openPaste(page: IJupyterLabPageFixture): Promise<Page> {
   return tab;
 }
 
+/** Close the open dialog with its Cancel/Close button (the keyboard is tested below). */
 async function closeDialog(page: Page): Promise<void> {
-  await page.keyboard.press('Escape');
+  await page.locator('.jp-Dialog .jp-mod-reject').click();
   await expect(page.locator('.jp-Dialog')).toHaveCount(0);
 }
 
