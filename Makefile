@@ -71,7 +71,7 @@ BENCH_VENV := .venv-bench
 BENCH_BIN := $(CURDIR)/$(BENCH_VENV)/bin
 BENCH_PY := $(BENCH_BIN)/python
 # Whatever the build of the package reads: a change reinstalls it in the bench venv.
-BENCH_SOURCES := $(wildcard $(shell git ls-files src schema style jupyterlab_carto_auth jupyter-config package.json pyproject.toml install.json 2>/dev/null))
+BENCH_SOURCES := $(wildcard $(shell git ls-files src schema style scripts jupyterlab_carto_auth jupyter-config package.json pyproject.toml install.json 2>/dev/null))
 
 $(BENCH_VENV)/.stamp: requirements/bench.txt requirements/lock.txt
 	rm -rf $(BENCH_VENV)
@@ -98,3 +98,4 @@ bench-smoke: $(BENCH_VENV)/.project chromium
 
 clean:
 	rm -rf $(BENCH_VENV) lib jupyterlab_carto_auth/labextension jupyterlab_carto_auth/_version.py coverage ui-tests/test-results
+	rm -f jupyterlab_carto_auth/locale/*/LC_MESSAGES/*.json jupyterlab_carto_auth/locale/*/LC_MESSAGES/*.mo

@@ -65,6 +65,12 @@ export default tseslint.config(
     }
   },
   {
+    // Build scripts run by node as CommonJS (jest requires them too).
+    files: ['scripts/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
+  {
     // Playwright loads its configuration as CommonJS.
     files: ['ui-tests/playwright*.config.js'],
     languageOptions: { sourceType: 'commonjs' },

@@ -1,14 +1,9 @@
 // Dialogs: the access-code paste dialog (a Dialog.IBodyWidget with getValue,
 // keyboard operable and labelled), the account panel with the notebooks
 // allowed to use the session, and the grant prompts.
-import {
-  Dialog,
-  ReactWidget,
-  showDialog,
-  UseSignal
-} from '@jupyterlab/apputils';
+import { Dialog, showDialog, UseSignal } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import {
@@ -23,10 +18,12 @@ import { ICartoSessionInfo } from './tokens';
 import '../style/dialogs.css';
 
 /**
- * Body of the paste dialog.
+ * Body of the paste dialog. Plain DOM, built in the constructor: the dialog
+ * looks up its first focusable element (where Tab wraps to from the last
+ * button) when it is attached, before a React body would have rendered.
  */
 export class PasteCodeBody
-  extends ReactWidget
+  extends Widget
   implements Dialog.IBodyWidget<string>
 {
   constructor(
@@ -34,78 +31,87 @@ export class PasteCodeBody
     private _trans: TranslationBundle
   ) {
     super();
-    this._value = _prompt.value;
     this.addClass('jp-CartoAuth-paste');
+    this._input = this._build();
   }
 
   getValue(): string {
-    return this._value;
+    return this._input.value;
   }
 
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    // Focus the field so the user can paste at once.
-    requestAnimationFrame(() =>
-      this.node.querySelector<HTMLInputElement>('input')?.focus()
-    );
-  }
-
-  render(): JSX.Element {
+  private _build(): HTMLInputElement {
     const trans = this._trans;
-    const { authorizeUrl, tabBlocked, error } = this._prompt;
-    return (
-      <div>
-        <p>
-          {tabBlocked
-            ? trans.__(
-                'Open the CARTO sign-in page, sign in, and copy the access code it shows:'
-              )
-            : trans.__(
-                'A CARTO sign-in page opened in a new tab. Sign in there, copy the access code it shows, and paste it here.'
-              )}{' '}
-          <a
-            href={authorizeUrl}
-            target="_blank"
-            rel="noopener noreferrer"
-            className="jp-CartoAuth-link"
-          >
-            {tabBlocked
-              ? trans.__('Open the CARTO sign-in page')
-              : trans.__('Open it again')}
-          </a>
-        </p>
-        <label className="jp-CartoAuth-label" htmlFor="jp-CartoAuth-code">
-          {trans.__('Access code')}
-        </label>
-        <input
-          id="jp-CartoAuth-code"
-          className="jp-mod-styled jp-CartoAuth-input"
-          type="password"
-          autoComplete="off"
-          spellCheck={false}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error ? 'jp-CartoAuth-code-error' : undefined}
-          defaultValue={this._value}
-          placeholder={trans.__('Paste the code or the full page address')}
-          onChange={event => {
-            this._value = event.target.value;
-          }}
-        />
-        {error && (
-          <p
-            id="jp-CartoAuth-code-error"
-            className="jp-CartoAuth-error"
-            role="alert"
-          >
-            {error}
-          </p>
-        )}
-      </div>
+    const { authorizeUrl, tabBlocked, error, value } = this._prompt;
+    const element = <K extends keyof HTMLElementTagNameMap>(
+      tag: K,
+      props: Partial<HTMLElementTagNameMap[K]> = {},
+      text?: string
+    ): HTMLElementTagNameMap[K] => {
+      const el = Object.assign(document.createElement(tag), props);
+      if (text !== undefined) {
+        el.textContent = text;
+      }
+      return el;
+    };
+    const intro = element(
+      'p',
+      {},
+      (tabBlocked
+        ? trans.__(
+            'Open the CARTO sign-in page, sign in, and copy the access code it shows:'
+          )
+        : trans.__(
+            'A CARTO sign-in page opened in a new tab. Sign in there, copy the access code it shows, and paste it here.'
+          )) + ' '
     );
+    intro.appendChild(
+      element(
+        'a',
+        {
+          href: authorizeUrl,
+          target: '_blank',
+          rel: 'noopener noreferrer',
+          className: 'jp-CartoAuth-link'
+        },
+        tabBlocked
+          ? trans.__('Open the CARTO sign-in page')
+          : trans.__('Open it again')
+      )
+    );
+    const label = element(
+      'label',
+      { className: 'jp-CartoAuth-label', htmlFor: INPUT_ID },
+      trans.__('Access code')
+    );
+    const input = element('input', {
+      id: INPUT_ID,
+      className: 'jp-mod-styled jp-CartoAuth-input',
+      type: 'password',
+      autocomplete: 'off',
+      spellcheck: false,
+      value,
+      placeholder: trans.__('Paste the code or the full page address')
+    });
+    this.node.append(intro, label, input);
+    if (error) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', ERROR_ID);
+      const message = element(
+        'p',
+        { id: ERROR_ID, className: 'jp-CartoAuth-error' },
+        error
+      );
+      message.setAttribute('role', 'alert');
+      this.node.appendChild(message);
+    }
+    return input;
   }
 
-  private _value: string;
+  private _input: HTMLInputElement;
 }
+
+const INPUT_ID = 'jp-CartoAuth-code';
+const ERROR_ID = 'jp-CartoAuth-code-error';
 
 /** Show the paste dialog; the pasted text, or null when cancelled. */
 export async function askForCode(

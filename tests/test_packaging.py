@@ -28,3 +28,33 @@ def test_server_extension_is_enabled_and_valid():
     out = _jupyter("server", "extension", "list")
     assert re.search(r"jupyterlab_carto_auth enabled", out)
     assert re.search(r"jupyterlab_carto_auth \S+ OK", out)
+
+
+def test_spanish_catalog_reaches_the_lab_through_the_locale_entry_point():
+    # What the lab's /lab/api/translations/es_ES answers: the language pack's
+    # catalogs plus every jupyterlab.locale package's, keyed by domain.
+    from jupyterlab_server.translation_utils import get_language_pack
+
+    data, message = get_language_pack("es_ES")
+    assert message.strip() == ""
+    catalog = data["jupyterlab_carto_auth"]
+    assert catalog[""]["domain"] == "jupyterlab_carto_auth"
+    assert catalog[""]["language"] == "es-ES"
+    assert catalog["Sign in to CARTO"] == ["Iniciar sesión en CARTO"]
+    assert catalog["%1 kernel without CARTO"] == ["%1 kernel sin CARTO", "%1 kernels sin CARTO"]
+    # The JupyterLab pack itself is there too: the lab can switch to Spanish.
+    assert "jupyterlab" in data
+
+
+def test_spanish_catalog_ships_as_gettext_mo():
+    import gettext
+    from importlib.resources import files
+
+    localedir = files("jupyterlab_carto_auth") / "locale"
+    spanish = gettext.translation(
+        "jupyterlab_carto_auth", localedir=str(localedir), languages=["es_ES"]
+    )
+    assert spanish.gettext("Sign out of CARTO") == "Cerrar sesión en CARTO"
+    assert spanish.ngettext("%1 kernel without CARTO", "%1 kernels without CARTO", 2) == (
+        "%1 kernels sin CARTO"
+    )
