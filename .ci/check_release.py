@@ -72,7 +72,8 @@ WHEEL_NEEDS = (
     f"{MODULE}/_version.py",
     f"{MODULE}-{{version}}.data/data/share/jupyter/labextensions/{NAME}/package.json",
     f"{MODULE}-{{version}}.data/data/share/jupyter/labextensions/{NAME}/install.json",
-    f"{MODULE}-{{version}}.data/data/share/jupyter/labextensions/{NAME}/schema/session.json",
+    f"{MODULE}-{{version}}.data/data/share/jupyter/labextensions/{NAME}/static/style.js",
+    f"{MODULE}-{{version}}.data/data/share/jupyter/labextensions/{NAME}/schemas/{NAME}/session.json",
     f"{MODULE}-{{version}}.data/data/etc/jupyter/jupyter_server_config.d/{MODULE}.json",
 )
 #: In the npm package (besides lib/**, style/**, schema/**).
