@@ -282,16 +282,18 @@ def main() -> int:
     )
     work = Path(tempfile.mkdtemp(prefix="check-release-"))
     try:
-        clone, dist = work / "clone", work / "dist"
+        # Built at one path: the labextension's chunk ids hash the module paths, so
+        # the clone and the unpacked sdist are built in turn at ``tree``.
+        tree, dist = work / "tree", work / "dist"
         with report.step("clean clone of HEAD; jlpm install --immutable"):
-            run("git", "clone", "-q", "--no-checkout", ROOT, clone, cwd=work)
-            run("git", "checkout", "-q", "--detach", head, cwd=clone)
-            run(BIN / "jlpm", "install", "--immutable", cwd=clone, env=build_env())
-        version = json.loads((clone / "package.json").read_text())["version"]
+            run("git", "clone", "-q", "--no-checkout", ROOT, tree, cwd=work)
+            run("git", "checkout", "-q", "--detach", head, cwd=tree)
+            run(BIN / "jlpm", "install", "--immutable", cwd=tree, env=build_env())
+        version = json.loads((tree / "package.json").read_text())["version"]
         with report.step(f"version {version} in package.json only; pyproject reads it"):
-            check_version_source(clone, version)
+            check_version_source(tree, version)
         with report.step("build the sdist and the wheel"):
-            run(BIN / "hatchling", "build", "-d", dist, cwd=clone, env=build_env())
+            run(BIN / "hatchling", "build", "-d", dist, cwd=tree, env=build_env())
             (sdist,) = dist.glob("*.tar.gz")
             (wheel,) = dist.glob("*.whl")
             if metadata_version(wheel) != version:
@@ -301,32 +303,33 @@ def main() -> int:
         with report.step(f"{wheel.name}: package, labextension, server config; RECORD"):
             check_wheel(wheel, version)
             labext = f"{MODULE}/labextension/package.json"
-            built = json.loads((clone / labext).read_text())
-            if built["version"] != version or "_build" not in built:
+            built = json.loads((tree / labext).read_text())
+            if built["version"] != version or "_build" not in built.get("jupyterlab", {}):
                 raise Failed(f"{labext}: not the built labextension of {version}")
         with report.step("npm pack --dry-run: lib/, style/, schema/, package.json, README"):
-            check_npm_pack(clone, version)
+            check_npm_pack(tree, version)
         with report.step("the sdist rebuilds the same wheel (labextension from its sources)"):
-            unpacked = work / "from-sdist"
+            clone = tree.rename(work / "clone")
             with tarfile.open(sdist) as archive:
-                archive.extractall(unpacked, filter="data")
-            source = unpacked / f"{MODULE}-{version}"
-            if (source / "yarn.lock").read_bytes() != (clone / "yarn.lock").read_bytes():
+                archive.extractall(work / "unpacked", filter="data")
+            (work / "unpacked" / f"{MODULE}-{version}").rename(tree)
+            if (tree / "yarn.lock").read_bytes() != (clone / "yarn.lock").read_bytes():
                 raise Failed("the sdist's yarn.lock is not the clone's")
             # The clone's node packages are the install of this very yarn.lock.
-            (clone / "node_modules").rename(source / "node_modules")
-            shutil.rmtree(source / MODULE / "labextension")
+            (clone / "node_modules").rename(tree / "node_modules")
+            shutil.rmtree(tree / MODULE / "labextension")
+            rebuilt_dir = work / "from-sdist"
             run(
                 BIN / "hatchling",
                 "build",
                 "-t",
                 "wheel",
                 "-d",
-                work / "dist2",
-                cwd=source,
+                rebuilt_dir,
+                cwd=tree,
                 env=build_env(),
             )
-            (rebuilt,) = (work / "dist2").glob("*.whl")
+            (rebuilt,) = rebuilt_dir.glob("*.whl")
             compare_wheels(wheel, rebuilt)
         with report.step("fresh venv without Node.js: pip install jupyterlab and the wheel"):
             bin_dir = fresh_venv(work, wheel)
