@@ -7,7 +7,7 @@ published is built from a clean clone of HEAD and checked as a user and a packag
    the wheel there (hatchling, the build tools of this venv: no build isolation);
 2. the sdist holds the sources and the prebuilt labextension, not the dev-only parts;
 3. a wheel built from the unpacked sdist (its labextension rebuilt from its own
-   sources) has the same files with the same contents as the clone's wheel;
+   sources, at the clone's path) has the same files, byte for byte, as the clone's;
 4. `npm pack --dry-run --json` holds what the npm package needs and nothing else;
 5. the wheel, installed with JupyterLab (pins of requirements/lock.txt) into a fresh
    venv with no Node.js on PATH, shows in `jupyter labextension list` and
@@ -293,7 +293,11 @@ def main() -> int:
         with report.step(f"version {version} in package.json only; pyproject reads it"):
             check_version_source(tree, version)
         with report.step("build the sdist and the wheel"):
-            run(BIN / "hatchling", "build", "-d", dist, cwd=tree, env=build_env())
+            run(BIN / "hatchling", "build", "-t", "sdist", "-d", dist, cwd=tree, env=build_env())
+            # The labextension the sdist build made goes into the wheel as it is (the
+            # next step proves that the sdist's sources rebuild it).
+            skip_npm = {**build_env(), "SKIP_JUPYTER_BUILDER": "1"}
+            run(BIN / "hatchling", "build", "-t", "wheel", "-d", dist, cwd=tree, env=skip_npm)
             (sdist,) = dist.glob("*.tar.gz")
             (wheel,) = dist.glob("*.whl")
             if metadata_version(wheel) != version:
