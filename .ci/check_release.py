@@ -288,6 +288,8 @@ def main() -> int:
         with report.step("clean clone of HEAD; jlpm install --immutable"):
             run("git", "clone", "-q", "--no-checkout", ROOT, tree, cwd=work)
             run("git", "checkout", "-q", "--detach", head, cwd=tree)
+            if os.path.lexists(tree / "node_modules"):  # a tracked link would install there
+                raise Failed("HEAD tracks node_modules; the clone must install its own")
             run(BIN / "jlpm", "install", "--immutable", cwd=tree, env=build_env())
         version = json.loads((tree / "package.json").read_text())["version"]
         with report.step(f"version {version} in package.json only; pyproject reads it"):
