@@ -13,11 +13,12 @@ CHROMIUM := /usr/bin/chromium
 # Tools the build backend needs in the venv (installs use --no-build-isolation).
 BUILD_REQS := 'hatchling>=1.5.0' 'hatch-nodejs-version>=0.3.2' 'hatch-jupyter-builder>=0.5' 'jupyterlab==4.6.6'
 
-.PHONY: help demo test install lint lint-js lint-py jest pytest ui-test sandbox-test bench bench-smoke bench-node chromium clean
+.PHONY: help demo test check-release install lint lint-js lint-py jest pytest ui-test sandbox-test bench bench-smoke bench-node chromium clean
 
 help:
 	@echo "make demo   JupyterLab with the extension against the local CARTO sandbox"
 	@echo "make test   every test: lint, jest, sandbox self-test, pytest, Galata UI tests"
+	@echo "make check-release  build the sdist, wheel and npm package from a clean clone of HEAD and check them"
 	@echo "make bench  benchmarks against carto-auth (own venv: $(BENCH_VENV)); writes bench/results.json"
 
 $(VENV)/.stamp: requirements/lock.txt
@@ -45,8 +46,8 @@ lint-js: node_modules/.stamp
 	$(BIN)/jlpm lint:check
 
 lint-py: install
-	$(BIN)/ruff check jupyterlab_carto_auth tests sandbox ui-tests bench
-	$(BIN)/ruff format --check jupyterlab_carto_auth tests sandbox ui-tests bench
+	$(BIN)/ruff check jupyterlab_carto_auth tests sandbox ui-tests bench .ci
+	$(BIN)/ruff format --check jupyterlab_carto_auth tests sandbox ui-tests bench .ci
 
 lint: lint-js lint-py
 
@@ -64,6 +65,11 @@ ui-test: install chromium
 	$(BIN)/jlpm ui-test:hub
 
 test: lint jest sandbox-test pytest ui-test
+
+# What would be published, built from a clean clone of HEAD and checked as the
+# extension template's check-release does (.ci/check_release.py says what).
+check-release: $(VENV)/.stamp
+	$(PY) .ci/check_release.py
 
 # Benchmarks run in their own venv, with the comparators (carto-auth) installed there
 # only, from requirements/bench.txt, and this checkout built and installed as a wheel.
