@@ -17,7 +17,9 @@ const SPANISH = path.join(
 
 /** The catalog as the lab's TranslationManager hands it to Gettext. */
 function bundle(po: string): Gettext {
-  const data = i18n.toJupyterLabJson(i18n.parsePo(po), { version: '9.9.9-test' });
+  const data = i18n.toJupyterLabJson(i18n.parsePo(po), {
+    version: '9.9.9-test'
+  });
   const gettext = new Gettext({ domain: i18n.DOMAIN, locale: 'es_ES' });
   gettext.loadJSON(
     { ...data, '': { ...data[''], pluralForms: data[''].plural_forms } },
