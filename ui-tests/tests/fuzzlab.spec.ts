@@ -137,6 +137,26 @@ function makePlans() {
       want.errors.set(comm, [...(want.errors.get(comm) ?? []), code]);
     }
   }
+  // Last, a request of this lab on the first comm: its answer comes after
+  // every error the lab sent this kernel (it handles a kernel's messages in
+  // order); the kernel waits for it and for the count of answers to requests.
+  for (const k of KERNELS) {
+    plans.get(k)!.push({
+      op: 'send',
+      comm: 0,
+      foreign: false,
+      text: JSON.stringify({
+        v: 1,
+        type: 'request',
+        id: 'fuzz-end',
+        interactive: false,
+        org: null,
+        min_ttl: 0,
+        reply_via: 'comm'
+      })
+    });
+    expected.get(k)!.replies.set('fuzz-end', 1);
+  }
   return { plans, expected, byKind, total };
 }
 
@@ -191,13 +211,18 @@ for _fz_step in _fz_plan:
     await asyncio.sleep(0.004 + len(_fz_body) / 20e6)
     _fz_drain()
 _fz_sent = time.monotonic() - _fz_start
-# Until nothing more comes for QUIET s (a request may wait for a grant prompt), bounded.
-_fz_last, _fz_quiet = None, time.monotonic()
-while time.monotonic() - _fz_quiet < QUIET and time.monotonic() - _fz_start < 60:
+
+def _fz_done():
+    replies = sum(1 for _, d in _fz_got if isinstance(d, dict) and "id" in d) + len(_fz_stdin)
+    return replies >= REPLIES and any(isinstance(d, dict) and d.get("id") == "fuzz-end" for _, d in _fz_got)
+
+# Until the last request's answer and as many answers to requests as the test
+# expects have come, then 1 s more for anything unexpected; bounded.
+while not _fz_done() and time.monotonic() - _fz_start < 60:
     await asyncio.sleep(0.1)
     _fz_drain()
-    if (len(_fz_got), len(_fz_stdin)) != _fz_last:
-        _fz_last, _fz_quiet = (len(_fz_got), len(_fz_stdin)), time.monotonic()
+await asyncio.sleep(1)
+_fz_drain()
 from collections import Counter
 _fz_counts = Counter(
     (d.get("type"), d.get("code") or d.get("reason")) if isinstance(d, dict) else ("?", None)
@@ -299,7 +324,12 @@ test('1,500 generated kernel→lab messages through a real lab: right answers, n
       fs.writeFileSync(plan, JSON.stringify(plans.get(k)));
       const code = KERNEL_FUZZ.replace('PLAN', JSON.stringify(plan))
         .replace('RECORD', JSON.stringify(path.join(dir, `${k}-record.json`)))
-        .replace(/QUIET/g, '3');
+        .replace(
+          'REPLIES',
+          String(
+            [...expected.get(k)!.replies.values()].reduce((a, b) => a + b, 0)
+          )
+        );
       return execute(page, paths[k], code);
     })
   );
