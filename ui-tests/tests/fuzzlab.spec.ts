@@ -232,7 +232,11 @@ json.dump({"got": _fz_got, "stdin": _fz_stdin, "sent_seconds": round(_fz_sent, 1
 print(json.dumps({"sent": len(_fz_plan), "comm_answers": {"%s %s" % k: v for k, v in sorted(_fz_counts.items(), key=str)}, "stdin_answers": len(_fz_stdin), "seconds": round(time.monotonic() - _fz_start, 1)}))
 `;
 
-/** The notebook panel at `path` (its own kernel connection, its client id). */
+/**
+ * Run `code` in the kernel of the notebook at `nbPath` through the notebook's
+ * own kernel connection (so its client id is this lab's) and return what it
+ * printed.
+ */
 async function execute(page: Page, nbPath: string, code: string) {
   return page.evaluate(
     async ({ nbPath, code }) => {
@@ -334,6 +338,10 @@ test('1,500 generated kernel→lab messages through a real lab: right answers, n
     })
   );
   const fuzzSeconds = (Date.now() - started) / 1000;
+  for (const [i, k] of KERNELS.entries()) {
+    fs.rmSync(path.join(dir, `${k}-plan.json`)); // tens of MB; read by now
+    expect(printed[i], `what ${k}'s fuzz cell printed`).toContain('"sent"');
+  }
   const refreshes = captured.access.length - tokensAtStart;
   denying = false;
   await denier;
