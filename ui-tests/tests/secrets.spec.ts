@@ -507,6 +507,12 @@ m2m`
       file: path.relative(info.lab_dir, file),
       mode: (fs.statSync(file).mode & 0o777).toString(8).padStart(4, '0')
     }));
+  // (the log is at DEBUG: what a scan of it found nothing in is the most it says)
+  const debugLines = fs
+    .readFileSync(info.server_log, 'utf-8')
+    .split('\n')
+    .filter(line => line.startsWith('[D ')).length;
+  expect(debugLines).toBeGreaterThan(0);
   const cacheDirMode = fs.statSync(path.dirname(cacheFiles[0])).mode & 0o777;
   const summary = {
     tokens: {
@@ -523,6 +529,7 @@ m2m`
       bytes,
       hits: hits.length
     })),
+    server_log_debug_lines: debugLines,
     crypto_keys: storageSignedIn.keys,
     html: html.map(item => item.name),
     cache_dir_mode: cacheDirMode.toString(8),
@@ -534,6 +541,7 @@ m2m`
       p =>
         `  ${p.place}: ${p.items} items, ${p.bytes} bytes, ${p.hits.length} hits`
     ),
+    `  server log: ${debugLines} DEBUG lines`,
     `  files written: ${written.map(w => `${w.file} ${w.mode}`).join(', ')}`
   ];
   console.log(lines.join('\n'));
