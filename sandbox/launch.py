@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -151,6 +152,65 @@ def kernel_env(info: dict) -> dict[str, str]:
     }
 
 
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty and owner-only (it may record what the session printed)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    return path
+
+
+def tee(stream, copies: list) -> threading.Thread:
+    """Copy what ``stream`` gives to each of ``copies`` (bytes), until it ends."""
+
+    def run() -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            for copy in copies:
+                try:
+                    copy.write(chunk)
+                    copy.flush()
+                except (OSError, ValueError):
+                    pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_dirs(workdir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """What the UI tests isolate in the lab's scratch folder, so a test can scan it.
+
+    Returns the environment (IPython's folder with its ``history.sqlite``, the
+    kernels' cache folder, Jupyter's runtime and data folders, the server's
+    log file) and the paths the info file lists.
+    """
+    dirs = {
+        "ipython_dir": workdir / "ipython",
+        "cache_dir": workdir / "cache",
+        "runtime_dir": workdir / "runtime",
+        "data_dir": workdir / "data",
+    }
+    for path in dirs.values():
+        path.mkdir(mode=0o700)
+    log = private_file(workdir / "server.log")
+    output = private_file(workdir / "server-output.log")
+    env = {
+        "IPYTHONDIR": str(dirs["ipython_dir"]),
+        "XDG_CACHE_HOME": str(dirs["cache_dir"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime_dir"]),
+        "JUPYTER_DATA_DIR": str(dirs["data_dir"]),
+        "JUPYTERLAB_GALATA_ROOT_DIR": str(workdir / "notebooks"),
+        # ui-tests/jupyter_server_test_config.py logs to it at DEBUG
+        "CARTO_TEST_SERVER_LOG": str(log),
+    }
+    paths = {
+        **{name: str(path) for name, path in dirs.items()},
+        "root_dir": str(workdir / "notebooks"),
+        "server_log": str(log),
+        "server_output": str(output),
+        "lab_dir": str(workdir),
+    }
+    return env, paths
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test", action="store_true", help="Galata test configuration")
@@ -211,13 +271,27 @@ def main() -> int:
         token = os.urandom(16).hex()
         cmd += [f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}"]
         lab_url += f"?token={token}"
+    test_paths: dict[str, str] = {}
+    if args.test:
+        test_env, test_paths = test_dirs(workdir)
+        env.update(test_env)
     if args.info_file:
         Path(args.info_file).write_text(
-            json.dumps({**info, "lab_url": lab_url, "workspaces_dir": str(workspaces)})
+            json.dumps(
+                {**info, "lab_url": lab_url, "workspaces_dir": str(workspaces), **test_paths}
+            )
         )
         os.chmod(args.info_file, 0o600)
 
-    lab = subprocess.Popen(cmd, env=env)  # noqa: S603
+    if args.test:
+        # The server's output (its console log and what its kernels print) goes
+        # on to this process's and into server-output.log, which a test scans.
+        lab = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+        output = open(test_paths["server_output"], "ab")  # noqa: SIM115
+        tee(lab.stdout, [sys.stdout.buffer, output])
+        tee(lab.stderr, [sys.stderr.buffer, output])
+    else:
+        lab = subprocess.Popen(cmd, env=env)  # noqa: S603
     if not args.test and wait_for_lab(lab, lab_port):
         user = info["user"]
         print(

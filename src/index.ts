@@ -48,8 +48,38 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
     translator: ITranslator | null
   ): Promise<ICartoSession> => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_carto_auth');
-    const setting = await registry.load(PluginIDs.session);
     const { serverSettings } = app.serviceManager;
+    let setting: ISettingRegistry.ISettings;
+    try {
+      setting = await registry.load(PluginIDs.session);
+    } catch (errors) {
+      // (a default of the wrong type, a file that is not JSON: say which)
+      const problems = await import('./settingproblems');
+      const plugin = (await app.serviceManager.settings
+        ?.fetch(PluginIDs.session)
+        .catch(() => null)) as ISettingRegistry.IPlugin | null;
+      Notification.error(
+        problems.refusedSettingsMessage(
+          errors,
+          plugin?.schema ?? null,
+          trans,
+          await problems.settingsFileWarning(serverSettings)
+        ),
+        { autoClose: false }
+      );
+      throw errors;
+    }
+    // What the settings editor cannot show: an ignored settings file, unknown defaults.
+    void import('./settingproblems').then(async problems => {
+      const warning = await problems.settingsFileWarning(serverSettings);
+      for (const message of problems.settingsProblems(
+        warning,
+        setting.schema,
+        trans
+      )) {
+        Notification.warning(message, { autoClose: false });
+      }
+    });
     // A refused URL setting is never used: say which, and what is used instead.
     const read = () => {
       const { settings, refused } = readSettings(

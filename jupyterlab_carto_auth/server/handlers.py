@@ -307,6 +307,63 @@ class IdentityHandler(_JsonHandler):
         )
 
 
+#: The lab plugin whose user settings file ``SettingsCheckHandler`` checks.
+SESSION_SETTINGS_ID = "jupyterlab-carto-auth:session"
+
+
+class SettingsCheckHandler(_JsonHandler):
+    """``GET carto-auth/settings-check`` -> ``{"warning": str | null}``.
+
+    A user settings file that does not match the schema (a malformed URL, a
+    wrong type, an unknown key: edited by hand or by code, since the settings
+    editor refuses these) is served by jupyterlab_server as if it were empty,
+    and why is only logged here; JupyterLab shows it nowhere. The lab asks at
+    start and tells the user what to fix. The answer is jupyterlab_server's own
+    warning for this plugin (its text names the setting), or null.
+    """
+
+    @web.authenticated
+    def get(self) -> None:
+        self.send_json(200, {"warning": settings_warning(self.serverapp, SESSION_SETTINGS_ID)})
+
+
+def settings_warning(serverapp: Any, schema_name: str) -> str | None:
+    """jupyterlab_server's warning about the user settings of ``schema_name``, or None.
+
+    Asks each loaded app that serves lab settings (JupyterLab, Notebook 7), as
+    its settings handler does.
+    """
+    try:
+        from jupyterlab_server.settings_utils import get_settings
+    except ImportError:  # pragma: no cover - no lab app, so no settings either
+        return None
+    seen: set[tuple[str, str, str]] = set()
+    for apps in serverapp.extension_manager.extension_apps.values():
+        for app in apps:
+            dirs = tuple(
+                getattr(app, name, None)
+                for name in ("app_settings_dir", "schemas_dir", "user_settings_dir")
+            )
+            if not all(isinstance(d, str) and d for d in dirs) or dirs in seen:
+                continue
+            seen.add(dirs)  # type: ignore[arg-type]
+            paths = [
+                *getattr(app, "extra_labextensions_path", []),
+                *getattr(app, "labextensions_path", []),
+            ]
+            try:
+                _, warnings = get_settings(*dirs, schema_name=schema_name, labextensions_path=paths)
+            except web.HTTPError as e:  # a file that is not JSON
+                return e.log_message
+            except Exception as e:  # no such schema in this app: nothing to say
+                serverapp.log.debug("carto-auth: no settings check in %s (%s)", app, e)
+                continue
+            for warning in warnings:
+                if warning:
+                    return str(warning)
+    return None
+
+
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
@@ -332,4 +389,5 @@ def handlers(
         ("carto-auth/proxy", ProxyHandler, {"proxy_settings": proxy_settings}),
         ("carto-auth/proxy/raw", RawProxyHandler, {"proxy_settings": proxy_settings}),
         ("carto-auth/identity", IdentityHandler, {}),
+        ("carto-auth/settings-check", SettingsCheckHandler, {}),
     ]

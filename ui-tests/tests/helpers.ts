@@ -15,6 +15,16 @@ export interface ISandboxInfo {
   callback_port: number;
   lab_url: string;
   workspaces_dir: string;
+  /** The lab's scratch folder and what it holds (launch.py --test). */
+  lab_dir: string;
+  root_dir: string;
+  ipython_dir: string;
+  cache_dir: string;
+  runtime_dir: string;
+  data_dir: string;
+  /** The server's log at DEBUG, and all it and its kernels printed. */
+  server_log: string;
+  server_output: string;
   user: { email: string; password: string; name: string };
   clients: Record<string, { client_id: string; client_secret?: string }>;
 }
@@ -50,11 +60,38 @@ export async function signInWithPopup(page: Page): Promise<void> {
 export interface ICapturedTokens {
   access: string[];
   refresh: string[];
+  id: string[];
+}
+
+/**
+ * A token as it could appear in a file: plain, JSON-escaped, base64, and the
+ * parts of a JWT but its header (the same for every token the key signs, and
+ * secret-free: `{"alg":…,"kid":…}`).
+ */
+export function tokenForms(token: string): string[] {
+  const isHeader = (part: string) => {
+    try {
+      return 'alg' in JSON.parse(Buffer.from(part, 'base64url').toString());
+    } catch {
+      return false;
+    }
+  };
+  const parts = token
+    .split('.')
+    .filter((part, i) => part.length >= 16 && !(i === 0 && isHeader(part)));
+  return [
+    token,
+    JSON.stringify(token).slice(1, -1),
+    Buffer.from(token).toString('base64'),
+    Buffer.from(token).toString('base64url'),
+    encodeURIComponent(token),
+    ...parts
+  ];
 }
 
 /** Record every token response the page receives from now on. */
 export function captureTokens(page: Page): ICapturedTokens {
-  const captured: ICapturedTokens = { access: [], refresh: [] };
+  const captured: ICapturedTokens = { access: [], refresh: [], id: [] };
   page.context().on('response', async response => {
     if (!/\/oauth\/token|proxy\/raw/.test(response.url()) || !response.ok()) {
       return;
@@ -66,6 +103,9 @@ export function captureTokens(page: Page): ICapturedTokens {
       }
       if (body.refresh_token) {
         captured.refresh.push(body.refresh_token);
+      }
+      if (body.id_token) {
+        captured.id.push(body.id_token);
       }
     } catch {
       // not a token answer

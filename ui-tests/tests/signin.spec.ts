@@ -8,21 +8,9 @@ import {
   sandboxInfo,
   savedWorkspace,
   screenshot,
-  signInWithPopup
+  signInWithPopup,
+  tokenForms
 } from './helpers';
-
-/** A token as it could appear in a file: plain, JSON-escaped, base64, in parts. */
-function encodings(token: string): string[] {
-  const parts = token.split('.').filter(part => part.length >= 16);
-  return [
-    token,
-    JSON.stringify(token).slice(1, -1),
-    Buffer.from(token).toString('base64'),
-    Buffer.from(token).toString('base64url'),
-    encodeURIComponent(token),
-    ...parts
-  ];
-}
 
 // The real server-side workspace, so what lands on disk can be checked.
 test.use({ mockState: false });
@@ -47,7 +35,7 @@ test.describe('popup sign-in with the default client', () => {
     expect(tokens.access.length).toBeGreaterThan(0);
     expect(tokens.refresh.length).toBeGreaterThan(0);
     for (const token of [...tokens.access, ...tokens.refresh]) {
-      for (const form of encodings(token)) {
+      for (const form of tokenForms(token)) {
         expect(workspace).not.toContain(form);
       }
     }
