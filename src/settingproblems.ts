@@ -41,6 +41,7 @@ export const SESSION_SETTING_KEYS: readonly (keyof ICartoSettings)[] =
     refreshMarginSeconds: 1,
     accessCodeLifetimeSeconds: 1,
     signInTimeoutSeconds: 1,
+    requestTimeoutSeconds: 1,
     kernelAccess: 1
   } satisfies Record<keyof ICartoSettings, 1>) as (keyof ICartoSettings)[];
 
