@@ -10,6 +10,10 @@ both. Development tool only: not shipped in the wheel.
 ``--collaborative`` turns on real-time collaboration (jupyter-collaboration, a
 test dependency) and gives the sandbox a second account; without it that
 package is switched off, so the lab is the one users get without it.
+
+SIGUSR1 restarts the Jupyter server alone, on the same port and with the same
+settings and workspaces (its kernels end with it), while the sandbox and its
+sessions stay: the UI test of a server restarted while signed in uses it.
 """
 
 from __future__ import annotations
@@ -218,6 +222,7 @@ def main() -> int:
         os.chmod(args.info_file, 0o600)
 
     lab = subprocess.Popen(cmd, env=env)  # noqa: S603
+    restart_asked: list[int] = []
     if not args.test and wait_for_lab(lab, lab_port):
         user = info["user"]
         print(
@@ -240,10 +245,25 @@ def main() -> int:
                 proc.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    def restart_lab() -> subprocess.Popen:
+        """Stop the Jupyter server (bounded) and start it again with the same command."""
+        lab.terminate()
+        try:
+            lab.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            lab.wait(timeout=10)
+        return subprocess.Popen(cmd, env=env)  # noqa: S603
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: restart_asked.append(1))
     try:
         while lab.poll() is None and sandbox.poll() is None:
-            time.sleep(0.5)
+            if restart_asked:
+                restart_asked.clear()
+                lab = restart_lab()
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
