@@ -204,6 +204,9 @@ def main() -> int:
     root.mkdir()
     if args.test and args.app == "lab":
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
+        # Galata's config would pick a new temporary root at every start: one
+        # root (removed with the rest) keeps the notebooks across a restart.
+        env.setdefault("JUPYTERLAB_GALATA_ROOT_DIR", str(root))
         # A kernel whose environment lacks this package (ui-tests/kernels/).
         env["JUPYTER_PATH"] = os.pathsep.join(
             filter(None, [str(ROOT / "ui-tests"), os.environ.get("JUPYTER_PATH")])
