@@ -10,6 +10,10 @@ both. Development tool only: not shipped in the wheel.
 ``--collaborative`` turns on real-time collaboration (jupyter-collaboration, a
 test dependency) and gives the sandbox a second account; without it that
 package is switched off, so the lab is the one users get without it.
+
+SIGUSR1 restarts the Jupyter server alone, on the same port and with the same
+settings and workspaces (its kernels end with it), while the sandbox and its
+sessions stay: the UI test of a server restarted while signed in uses it.
 """
 
 from __future__ import annotations
@@ -260,6 +264,9 @@ def main() -> int:
     root.mkdir()
     if args.test and args.app == "lab":
         cmd.append(f"--config={ROOT / 'ui-tests' / 'jupyter_server_test_config.py'}")
+        # Galata's config would pick a new temporary root at every start: one
+        # root (removed with the rest) keeps the notebooks across a restart.
+        env.setdefault("JUPYTERLAB_GALATA_ROOT_DIR", str(root))
         # A kernel whose environment lacks this package (ui-tests/kernels/).
         env["JUPYTER_PATH"] = os.pathsep.join(
             filter(None, [str(ROOT / "ui-tests"), os.environ.get("JUPYTER_PATH")])
@@ -283,15 +290,19 @@ def main() -> int:
         )
         os.chmod(args.info_file, 0o600)
 
-    if args.test:
+    def start_lab() -> subprocess.Popen:
+        if not args.test:
+            return subprocess.Popen(cmd, env=env)  # noqa: S603
         # The server's output (its console log and what its kernels print) goes
         # on to this process's and into server-output.log, which a test scans.
-        lab = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
         output = open(test_paths["server_output"], "ab")  # noqa: SIM115
-        tee(lab.stdout, [sys.stdout.buffer, output])
-        tee(lab.stderr, [sys.stderr.buffer, output])
-    else:
-        lab = subprocess.Popen(cmd, env=env)  # noqa: S603
+        tee(proc.stdout, [sys.stdout.buffer, output])
+        tee(proc.stderr, [sys.stderr.buffer, output])
+        return proc
+
+    lab = start_lab()
+    restart_asked: list[int] = []
     if not args.test and wait_for_lab(lab, lab_port):
         user = info["user"]
         print(
@@ -314,10 +325,25 @@ def main() -> int:
                 proc.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    def restart_lab() -> subprocess.Popen:
+        """Stop the Jupyter server (bounded) and start it again with the same command."""
+        lab.terminate()
+        try:
+            lab.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            lab.wait(timeout=10)
+        return start_lab()
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: restart_asked.append(1))
     try:
         while lab.poll() is None and sandbox.poll() is None:
-            time.sleep(0.5)
+            if restart_asked:
+                restart_asked.clear()
+                lab = restart_lab()
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:

@@ -58,6 +58,17 @@ export class RelayClient {
         { method: 'GET' },
         signal
       );
+      if (response.status === 404) {
+        // The server listens for one attempt at a time: a sign-in started in
+        // another tab or window of this server took over the port. That one
+        // signs this lab in too (tabs share the session): no error to show.
+        throw new CartoAuthError(
+          'cancelled',
+          trans.__(
+            'Another CARTO sign-in started on this Jupyter server (another tab or window) and replaced this one.'
+          )
+        );
+      }
       const payload = await response.json().catch(() => ({}));
       if (payload.status === 'done') {
         const callback = new URL(redirectUri);

@@ -86,7 +86,10 @@ export class CartoStatus extends ReactWidget {
         break;
       default:
         label = trans.__('Sign in to CARTO');
-        title = trans.__('Sign in to CARTO');
+        // Why the session ended (e.g. it expired), when the lab knows.
+        title = [trans.__('Sign in to CARTO'), info.error]
+          .filter(Boolean)
+          .join('\n');
         onClick = () => this._actions.signIn();
     }
     const problems = this._kernels?.problems ?? [];

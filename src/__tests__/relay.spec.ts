@@ -68,11 +68,25 @@ describe('RelayClient', () => {
   });
 
   it('ends a poll the server gave up on as a timeout', async () => {
-    const { settings } = fakeServer(() => json(404, { status: 'unknown' }));
+    const { settings } = fakeServer(() => json(200, { status: 'expired' }));
     const error = await new RelayClient(trans, settings)
       .poll('a1', REDIRECT, new AbortController().signal)
       .catch(e => e);
     expect(error.code).toBe('timeout');
+  });
+
+  it('ends a poll whose attempt another tab replaced as cancelled, not as a timeout', async () => {
+    // The server listens for one attempt at a time: another tab's sign-in
+    // dropped this one (404). That sign-in signs every tab in.
+    const { settings } = fakeServer(() =>
+      json(404, { error: 'not_found', message: 'unknown attempt' })
+    );
+    const error = await new RelayClient(trans, settings)
+      .poll('a1', REDIRECT, new AbortController().signal)
+      .catch(e => e);
+    expect(error).toBeInstanceOf(CartoAuthError);
+    expect(error.code).toBe('cancelled');
+    expect(error.message).toContain('Another CARTO sign-in started');
   });
 
   it('cancels with DELETE and never fails', async () => {
