@@ -25,6 +25,8 @@ import { KernelWatch } from './kernelwatch';
 import { CartoSession } from './session';
 import { readServerScope } from './scope';
 import { CommandIDs, PluginIDs, readSettings } from './settings';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- a few lines that decide at activation whether the settings messages (lazy) are needed
+import { hasUnknownDefaults, settingsFileWarning } from './settingscheck';
 import { CartoStatus } from './statusbar';
 import { ICartoKernels, ICartoSession, ISignInOptions } from './tokens';
 
@@ -63,15 +65,19 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
           errors,
           plugin?.schema ?? null,
           trans,
-          await problems.settingsFileWarning(serverSettings)
+          await settingsFileWarning(serverSettings)
         ),
         { autoClose: false }
       );
       throw errors;
     }
     // What the settings editor cannot show: an ignored settings file, unknown defaults.
-    void import('./settingproblems').then(async problems => {
-      const warning = await problems.settingsFileWarning(serverSettings);
+    // (the messages load only when there is one to show)
+    void settingsFileWarning(serverSettings).then(async warning => {
+      if (!warning && !hasUnknownDefaults(setting.schema)) {
+        return;
+      }
+      const problems = await import('./settingproblems');
       for (const message of problems.settingsProblems(
         warning,
         setting.schema,

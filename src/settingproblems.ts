@@ -14,36 +14,13 @@ import {
 } from '@jupyterlab/settingregistry';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
-import { ServerConnection } from '@jupyterlab/services';
+import { SESSION_SETTING_KEYS } from './settingscheck';
 
-import { requestAPI } from './request';
-import { ICartoSettings } from './settings';
-
-/** Every key of the session settings (schema/session.json; a jest test compares them). */
-export const SESSION_SETTING_KEYS: readonly (keyof ICartoSettings)[] =
-  Object.keys({
-    organization: 1,
-    rememberSession: 1,
-    signInMethod: 1,
-    clientId: 1,
-    redirectUri: 1,
-    accessCodeRedirectUri: 1,
-    issuer: 1,
-    authorizeUrl: 1,
-    tokenUrl: 1,
-    revocationUrl: 1,
-    audience: 1,
-    scope: 1,
-    accountsUrl: 1,
-    tenantConfigUrlTemplate: 1,
-    apiBaseUrl: 1,
-    tokenTransport: 1,
-    refreshMarginSeconds: 1,
-    accessCodeLifetimeSeconds: 1,
-    signInTimeoutSeconds: 1,
-    requestTimeoutSeconds: 1,
-    kernelAccess: 1
-  } satisfies Record<keyof ICartoSettings, 1>) as (keyof ICartoSettings)[];
+export {
+  hasUnknownDefaults,
+  SESSION_SETTING_KEYS,
+  settingsFileWarning
+} from './settingscheck';
 
 /** One thing JSON schema found wrong in the settings. */
 export interface ISettingProblem {
@@ -201,24 +178,6 @@ export function unknownDefaultMessages(
         key
       )
     );
-}
-
-/**
- * The Jupyter server's warning about the user's session settings file
- * (`GET carto-auth/settings-check`), or null: none, or no answer.
- */
-export async function settingsFileWarning(
-  serverSettings?: ServerConnection.ISettings
-): Promise<string | null> {
-  try {
-    const response = await requestAPI('settings-check', {}, serverSettings);
-    const answer = response.ok ? await response.json() : null;
-    return typeof answer?.warning === 'string' && answer.warning
-      ? answer.warning
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

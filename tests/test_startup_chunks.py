@@ -25,6 +25,7 @@ LAZY_MARKERS = {
     "dialog styles (style/dialogs.css)": ".jp-CartoAuth-paste",
     "oidc-client-ts": "response_type",
     "js-yaml": "YAMLException",
+    "settings messages (settingproblems.ts)": "Failed validating",
 }
 
 
