@@ -150,6 +150,12 @@ export class Transport {
     return true;
   }
 
+  /** The route found for this URL's origin, if a request or probe found one. */
+  routeOf(url: string): 'browser' | 'server' | undefined {
+    const known = this._viaServer.get(new URL(url).origin);
+    return known === undefined ? undefined : known ? 'server' : 'browser';
+  }
+
   /** Send a request by the route chosen for its origin. */
   async fetch(req: IHttpRequest): Promise<IHttpResponse> {
     const origin = new URL(req.url).origin;
