@@ -20,7 +20,7 @@ help:
 	@echo "make test   every test: lint, jest, sandbox self-test, pytest, Galata UI tests"
 	@echo "make soak   10 minutes of 50 kernels calling the CARTO API stand-in, 20 s tokens; writes bench/soak-results.json"
 	@echo "make check-release  build the sdist, wheel and npm package from a clean clone of HEAD and check them"
-	@echo "make bench  benchmarks against carto-auth (own venv: $(BENCH_VENV)); writes bench/results.json"
+	@echo "make bench  benchmarks against carto-auth (own venv: $(BENCH_VENV)); writes bench/results.json and the README tables"
 
 $(VENV)/.stamp: requirements/lock.txt
 	python3 -m venv $(VENV)
@@ -105,6 +105,7 @@ $(BENCH_VENV)/.project: $(BENCH_VENV)/.stamp $(BENCH_SOURCES) | bench-node
 
 bench: $(BENCH_VENV)/.project chromium
 	PATH=$(BENCH_BIN):$$PATH $(BENCH_PY) bench/bench.py --profile bench/profiles
+	$(BENCH_PY) bench/latest.py
 
 # Every figure once, tiny repeat counts, results to a scratch file (pytest runs the
 # same from tests/test_bench_smoke.py).

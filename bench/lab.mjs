@@ -244,6 +244,11 @@ async function openLab(browser) {
 }
 
 let consoleCount = 0;
+// Consoles whose kernel went away while its watcher was being installed
+// ("Canceled future for execute_request": a kernel that died or was restarted
+// under the load of ten starting at once) and were opened again. Setup, not the
+// figure: reported beside it.
+let setupRetries = 0;
 
 /**
  * Open `count` more consoles with Python kernels, each watched (and running
@@ -258,14 +263,15 @@ async function openConsoles(page, count, extra = () => '') {
   const batch = 10;
   for (let i = 0; i < paths.length; i += batch) {
     const codes = paths.slice(i, i + batch).map(p => watchCode(p) + extra(p));
-    await page.evaluate(async codes => {
+    setupRetries += await page.evaluate(async codes => {
       const app = window.jupyterapp;
-      await Promise.all(
-        codes.map(async code => {
-          const panel = await app.commands.execute('console:create', {
-            kernelPreference: { name: 'python3' },
-            activate: false
-          });
+      let retries = 0;
+      const watched = async code => {
+        const panel = await app.commands.execute('console:create', {
+          kernelPreference: { name: 'python3' },
+          activate: false
+        });
+        try {
           await panel.sessionContext.ready;
           const kernel = panel.sessionContext.session.kernel;
           const reply = await kernel.requestExecute({
@@ -278,8 +284,29 @@ async function openConsoles(page, count, extra = () => '') {
               `watcher: ${reply.content.ename}: ${reply.content.evalue}`
             );
           }
+        } catch (error) {
+          panel.dispose();
+          throw error;
+        }
+      };
+      await Promise.all(
+        codes.map(async code => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await watched(code);
+            } catch (error) {
+              if (
+                attempt >= 3 ||
+                !/Canceled future|disposed|dead/i.test(String(error))
+              ) {
+                throw error;
+              }
+              retries += 1;
+            }
+          }
         })
       );
+      return retries;
     }, codes);
   }
   return paths;
@@ -413,7 +440,7 @@ async function fanOut(page, paths) {
 
 /** Figures 10 then 9; a failure is recorded per figure, the others still count. */
 async function session(browser) {
-  const result = { signin_s: [], fanout_s: {}, errors: {} };
+  const result = { signin_s: [], fanout_s: {}, errors: {}, setup_retries: 0 };
   try {
     for (let i = 0; i < config.signin_repeats; i++) {
       result.signin_s.push(await signInOnce(browser));
@@ -454,6 +481,7 @@ async function session(browser) {
     await context.close();
     await hook('lifetimes', '?access_token_ttl=3600').catch(() => undefined);
   }
+  result.setup_retries = setupRetries;
   return result;
 }
 

@@ -305,6 +305,11 @@ def session_figures(
         fan[big].notes.append(
             f"access tokens of {ttl} s: the lab refreshes at 3/4 of their lifetime"
         )
+        if result.get("setup_retries"):
+            fan[big].notes.append(
+                f"{result['setup_retries']} console(s) opened again: their kernel went away "
+                "while the watcher was being installed (setup, not timed)"
+            )
         if result.get("profile_top"):
             fan[big].notes.append(f"profile: {profile}")
             fan[big].samples["profile_top"] = result["profile_top"]  # type: ignore[assignment]

@@ -164,6 +164,14 @@ def _parse_json(resp: _Response) -> Any:
         return _NOT_JSON
 
 
+#: What to do when a CARTO API refuses the access token (HTTP 401): it may have been
+#: revoked at CARTO while it still looks valid here.
+SIGN_IN_AGAIN_ADVICE = (
+    " CARTO no longer accepts this access token (revoked or expired at CARTO):"
+    " sign in to CARTO again (in JupyterLab: Sign in to CARTO), then run this again."
+)
+
+
 def _status_error(
     resp: _Response,
     url: str,
@@ -189,6 +197,8 @@ def _status_error(
         description = _clean(raw_description, secrets) if isinstance(raw_description, str) else None
         detail = error + (f": {description}" if description else "")
         message = f"{what} at {shown} refused the request ({status_text}, {detail})."
+        if resp.status == 401 and not oauth:
+            message += SIGN_IN_AGAIN_ADVICE
         if oauth:
             return TokenRequestError(
                 message, status=resp.status, error=error, description=description, url=shown
@@ -196,6 +206,8 @@ def _status_error(
         return ResponseError(message, url=shown, status=resp.status)
     if resp.status >= 500:
         check = " CARTO may be having problems: try again in a few minutes."
+    elif resp.status == 401 and not oauth:
+        check = SIGN_IN_AGAIN_ADVICE
     else:
         check = f" Check {hint}." if hint else ""
     return ResponseError(

@@ -69,25 +69,45 @@ export function createApiHandler({
   stats,
   jwksHeaders = {}
 }) {
-  const jwks = createRemoteJWKSet(new URL(jwksUri), {
-    headers: jwksHeaders,
-    timeoutDuration: 3000,
-    cooldownDuration: 1000
-  });
+  const remoteJwks = () =>
+    createRemoteJWKSet(new URL(jwksUri), {
+      headers: jwksHeaders,
+      timeoutDuration: 3000,
+      cooldownDuration: 1000
+    });
+  let jwks = remoteJwks();
+  let jwksGeneration = stats.jwksGeneration ?? 0;
+  // After the rotate-keys hook the old key is gone at once, as after an
+  // abrupt rotation: drop the cached JWKS, so tokens it signed are refused.
+  const currentJwks = () => {
+    if ((stats.jwksGeneration ?? 0) !== jwksGeneration) {
+      jwksGeneration = stats.jwksGeneration;
+      jwks = remoteJwks();
+    }
+    return jwks;
+  };
+
+  /** Whether a verified token was revoked upstream (test hook /__sandbox/api/revoke). */
+  const revoked = (token, payload) => {
+    if (stats.apiRevoked?.has(createHash('sha256').update(token).digest('hex')))
+      return true;
+    const before = stats.apiRevokedBefore?.get(payload.sub);
+    return before !== undefined && Number(payload.iat) <= before;
+  };
 
   async function authenticate(req) {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? BEARER_RE.exec(header) : null;
     if (!match)
       throw unauthorized('Missing or malformed Authorization: Bearer header');
+    let payload;
     try {
-      const { payload } = await jwtVerify(match[1], jwks, {
+      ({ payload } = await jwtVerify(match[1], currentJwks(), {
         issuer,
         audience,
         algorithms: ['RS256'],
         requiredClaims: ['exp', 'sub']
-      });
-      return payload;
+      }));
     } catch (err) {
       if (err?.code === 'ERR_JWT_EXPIRED')
         throw unauthorized('The access token has expired');
@@ -111,6 +131,11 @@ export function createApiHandler({
         'Could not verify the token: signing keys unavailable'
       );
     }
+    if (revoked(match[1], payload)) {
+      stats.counters.api_rejected_revoked += 1;
+      throw unauthorized('The access token has been revoked');
+    }
+    return payload;
   }
 
   const emailOf = claims =>
@@ -118,11 +143,13 @@ export function createApiHandler({
 
   const routes = [
     {
+      name: 'health',
       path: /^\/health$/,
       auth: false,
       run: () => ({ ok: true })
     },
     {
+      name: 'config',
       path: /^\/config\.yaml$/,
       auth: false,
       run: () => ({
@@ -146,6 +173,7 @@ export function createApiHandler({
       })
     },
     {
+      name: 'accounts',
       path: /^\/accounts$/,
       auth: true,
       run: claims => ({
@@ -157,6 +185,7 @@ export function createApiHandler({
       })
     },
     {
+      name: 'carto_dw_token',
       path: /^\/v3\/connections\/carto-dw\/token$/,
       auth: true,
       run: () => ({
@@ -165,6 +194,7 @@ export function createApiHandler({
       })
     },
     {
+      name: 'sql',
       path: /^\/v3\/sql\/([^/]+)\/query$/,
       auth: true,
       run: (claims, url, [connection]) => {
@@ -203,8 +233,9 @@ export function createApiHandler({
 
   return async function apiHandler(req, res) {
     const cors = corsHeaders(req);
+    let name = 'other';
     const finish = (status, body, headers = {}) => {
-      stats.countApi(status);
+      stats.countApi(status, name);
       if (typeof body === 'string') {
         res.writeHead(status, {
           'Content-Type': 'text/yaml; charset=utf-8',
@@ -240,6 +271,7 @@ export function createApiHandler({
       if (m) {
         route = candidate;
         params = m.slice(1);
+        name = candidate.name;
         break;
       }
     }

@@ -14,11 +14,13 @@
 //   - a plain sign-in form and CARTO's "access code" page (/auth/token).
 //
 // Test hooks (loopback only, dev only) live under /__sandbox/: stats, down/up,
-// lifetimes.
+// lifetimes, faults (slow, 500, garbage, no expires_in), key rotation, a
+// clock offset, grant revocation, and the API stand-in's rejections.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 import {
   errorPageHtml,
@@ -74,6 +76,7 @@ function makeUsers(extraUsers) {
   }
   return {
     bySub,
+    byEmail: email => byEmail.get(String(email).trim().toLowerCase()),
     check(email, password) {
       const user = byEmail.get(String(email).trim().toLowerCase());
       // Compare digests in constant time; unknown users cost the same.
@@ -105,9 +108,17 @@ export function createStats() {
     logins: { success: 0, failure: 0, cancelled: 0 },
     revocations: 0,
     api_requests: {},
-    rejected_while_down: 0
+    // { accounts: { "200": n, "401": m }, carto_dw_token: …, sql: …, … }
+    api_requests_by_endpoint: {},
+    rejected_while_down: 0,
+    // Every request to the token endpoint, answered by the provider or by a fault.
+    token_endpoint_requests: 0,
+    faults_applied: 0,
+    api_rejected_revoked: 0,
+    key_rotations: 0,
+    grants_revoked: 0
   });
-  const stats = { counters: fresh(), down: false };
+  const stats = { counters: fresh(), down: false, fault: null, clockOffset: 0 };
   stats.reset = () => {
     stats.counters = fresh();
   };
@@ -122,16 +133,85 @@ export function createStats() {
     stats.counters.token_requests[key] += 1;
     if (!ok) stats.counters.token_errors[key] += 1;
   };
-  stats.countApi = status => {
+  stats.countApi = (status, endpoint = 'other') => {
     const key = String(status);
     stats.counters.api_requests[key] =
       (stats.counters.api_requests[key] ?? 0) + 1;
+    const byEndpoint = (stats.counters.api_requests_by_endpoint[endpoint] ??=
+      {});
+    byEndpoint[key] = (byEndpoint[key] ?? 0) + 1;
   };
   stats.snapshot = () => ({
     ...structuredClone(stats.counters),
-    down: stats.down
+    down: stats.down,
+    fault: stats.fault ? { ...stats.fault } : null,
+    clock_offset_seconds: stats.clockOffset,
+    api_revoked: stats.apiRevoked.size
   });
+  // Access tokens the API stand-in refuses as revoked upstream: token digests,
+  // and per subject the time (epoch s) before which every token is refused.
+  stats.apiRevoked = new Set();
+  stats.apiRevokedBefore = new Map();
   return stats;
+}
+
+/** Provider endpoints a fault may apply to, by path. */
+const ENDPOINTS = {
+  [ROUTES.token]: 'token',
+  [ROUTES.revocation]: 'revocation',
+  [ROUTES.jwks]: 'jwks',
+  [ROUTES.userinfo]: 'userinfo',
+  [ROUTES.authorization]: 'authorize',
+  '/.well-known/openid-configuration': 'discovery'
+};
+export const FAULT_KINDS = ['slow', '500', 'garbage', 'no_expires_in'];
+const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials'
+];
+
+/**
+ * The fault of POST /__sandbox/fault: `{"kind", "endpoints"?, "grant_types"?,
+ * "count"?, "delay_ms"?}`. Throws with a message saying what is wrong.
+ */
+export function parseFault(text) {
+  let body;
+  try {
+    body = JSON.parse(text || '{}');
+  } catch {
+    throw new Error('the body must be JSON');
+  }
+  const { kind, endpoints = ['token'], grant_types, count, delay_ms } = body;
+  if (!FAULT_KINDS.includes(kind))
+    throw new Error(`kind must be one of ${FAULT_KINDS.join(', ')}`);
+  const known = Object.values(ENDPOINTS);
+  if (
+    !Array.isArray(endpoints) ||
+    endpoints.length === 0 ||
+    !endpoints.every(e => known.includes(e))
+  )
+    throw new Error(`endpoints must be a list of ${known.join(', ')}`);
+  if (
+    grant_types !== undefined &&
+    (!Array.isArray(grant_types) ||
+      !grant_types.every(g => GRANT_TYPES.includes(g)))
+  )
+    throw new Error(`grant_types must be a list of ${GRANT_TYPES.join(', ')}`);
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1))
+    throw new Error('count must be a whole number from 1');
+  if (
+    delay_ms !== undefined &&
+    !(Number.isInteger(delay_ms) && delay_ms >= 0 && delay_ms <= 120000)
+  )
+    throw new Error('delay_ms must be a whole number from 0 to 120000');
+  return {
+    kind,
+    endpoints,
+    grant_types: grant_types ?? null,
+    count: count ?? null,
+    delay_ms: kind === 'slow' ? (delay_ms ?? 60000) : null
+  };
 }
 
 /**
@@ -157,13 +237,21 @@ export async function createIdentityProvider({
   // so every token minted from a grant carries that grant's org_id.
   const grantOrg = new Map();
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey = {
-    ...(await exportJWK(privateKey)),
-    kid: randomBytes(12).toString('base64url'),
-    alg: 'RS256',
-    use: 'sig'
+  const newSigningKey = async () => {
+    const { privateKey } = await generateKeyPair('RS256', {
+      extractable: true
+    });
+    return {
+      ...(await exportJWK(privateKey)),
+      kid: randomBytes(12).toString('base64url'),
+      alg: 'RS256',
+      use: 'sig'
+    };
   };
+  // Replaced by the rotate-keys hook: the JWKS then holds the new key only.
+  let signingKey = await newSigningKey();
+  // Grant ids by account, for the hook that revokes every grant of a user.
+  const grantsOf = new Map();
 
   const accessCodeUri = `${origin}${ACCESS_CODE_PATH}`;
   const publicRedirectUris = [
@@ -222,8 +310,6 @@ export async function createIdentityProvider({
   }
 
   const configuration = {
-    clients,
-    jwks: { keys: [signingKey] },
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
       long: { httpOnly: true, sameSite: 'lax' },
@@ -334,6 +420,11 @@ export async function createIdentityProvider({
         // Auth0 touches: azp everywhere, "<client_id>@clients" subject and gty for M2M tokens.
         jwt(ctx, token, jwt) {
           jwt.payload.azp = token.clientId;
+          // The clock-offset hook: the provider's clock is that far off.
+          for (const claim of ['iat', 'exp', 'nbf']) {
+            if (typeof jwt.payload[claim] === 'number')
+              jwt.payload[claim] += stats.clockOffset;
+          }
           if (token.kind === 'ClientCredentials') {
             jwt.payload.sub = `${token.clientId}@clients`;
             jwt.payload.gty = 'client-credentials';
@@ -435,53 +526,78 @@ export async function createIdentityProvider({
     }
   };
 
-  const provider = new Provider(issuer, configuration);
-  provider.proxy = false;
+  // The provider is rebuilt, with a new signing key, by the rotate-keys hook.
+  // Grants, sessions and tokens survive: every build shares one in-memory
+  // store (oidc-provider's own adapter), and the cookie keys stay the same.
+  const sharedStore = createMemoryAdapter(15);
+  let provider;
+  let providerCallback;
+  const build = () => {
+    const built = new Provider(issuer, {
+      ...configuration,
+      clients: clients.map(client => ({ ...client })),
+      jwks: { keys: [signingKey] },
+      adapter: sharedStore
+    });
+    built.proxy = false;
+    setUp(built);
+    provider = built;
+    providerCallback = built.callback();
+  };
 
-  // Auth0 issues refresh tokens for offline_access without prompt=consent;
-  // oidc-provider (per OIDC Core 11) drops offline_access unless prompt
-  // contains consent. Add "consent" to /authorize requests that ask for
-  // offline_access (unless prompt=none); the consent step is auto-approved
-  // below, so the user sees no extra page.
-  provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) {
-      stats.counters.authorize_requests += 1;
-      const query = { ...ctx.query };
-      if (
-        typeof query.scope === 'string' &&
-        query.scope.split(' ').includes('offline_access') &&
-        (query.prompt === undefined || typeof query.prompt === 'string')
-      ) {
-        const prompts = new Set(
-          (query.prompt ?? '').split(' ').filter(Boolean)
-        );
-        if (!prompts.has('none') && !prompts.has('consent')) {
-          prompts.add('consent');
-          query.prompt = [...prompts].join(' ');
-          ctx.query = query;
+  function setUp(provider) {
+    // Auth0 issues refresh tokens for offline_access without prompt=consent;
+    // oidc-provider (per OIDC Core 11) drops offline_access unless prompt
+    // contains consent. Add "consent" to /authorize requests that ask for
+    // offline_access (unless prompt=none); the consent step is auto-approved
+    // below, so the user sees no extra page.
+    provider.use(async (ctx, next) => {
+      if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) {
+        stats.counters.authorize_requests += 1;
+        const query = { ...ctx.query };
+        if (
+          typeof query.scope === 'string' &&
+          query.scope.split(' ').includes('offline_access') &&
+          (query.prompt === undefined || typeof query.prompt === 'string')
+        ) {
+          const prompts = new Set(
+            (query.prompt ?? '').split(' ').filter(Boolean)
+          );
+          if (!prompts.has('none') && !prompts.has('consent')) {
+            prompts.add('consent');
+            query.prompt = [...prompts].join(' ');
+            ctx.query = query;
+          }
         }
       }
-    }
-    await next();
-  });
+      await next();
+    });
 
-  provider.on('grant.success', ctx =>
-    stats.countToken(ctx.oidc.params?.grant_type, true)
-  );
-  provider.on('grant.error', ctx =>
-    stats.countToken(
-      ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type,
-      false
-    )
-  );
-  provider.on('revocation.success', () => {
-    stats.counters.revocations += 1;
-  });
-  provider.on('server_error', (ctx, err) =>
-    log(
-      `oidc-provider server error on ${ctx.method} ${ctx.path}: ${err.message}`
-    )
-  );
+    provider.on('grant.success', ctx =>
+      stats.countToken(ctx.oidc.params?.grant_type, true)
+    );
+    provider.on('grant.error', ctx =>
+      stats.countToken(
+        ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type,
+        false
+      )
+    );
+    provider.on('revocation.success', () => {
+      stats.counters.revocations += 1;
+    });
+    provider.on('server_error', (ctx, err) =>
+      log(
+        `oidc-provider server error on ${ctx.method} ${ctx.path}: ${err.message}`
+      )
+    );
+    provider.on('grant.saved', grant => {
+      if (!grant.accountId) return;
+      if (!grantsOf.has(grant.accountId))
+        grantsOf.set(grant.accountId, new Set());
+      grantsOf.get(grant.accountId).add(grant.jti);
+    });
+  }
+  build();
 
   // ----- interactions (sign-in form, auto-consent, cancel) -----
 
@@ -612,9 +728,89 @@ export async function createIdentityProvider({
 
   // ----- test hooks -----
 
-  function hooks(req, res, url) {
+  async function hooks(req, res, url) {
     const route = `${req.method} ${url.pathname}`;
+    const bad = description =>
+      sendJson(res, 400, { error: 'bad_request', description });
     switch (route) {
+      case 'GET /__sandbox/fault':
+        return sendJson(res, 200, { fault: stats.fault });
+      case 'POST /__sandbox/fault': {
+        let fault;
+        try {
+          fault = parseFault(await readBody(req));
+        } catch (err) {
+          return bad(err.message);
+        }
+        stats.fault = fault;
+        return sendJson(res, 200, { fault });
+      }
+      case 'POST /__sandbox/fault/clear':
+        stats.fault = null;
+        return sendJson(res, 200, { fault: null });
+      case 'POST /__sandbox/rotate-keys': {
+        signingKey = await newSigningKey();
+        build();
+        stats.counters.key_rotations += 1;
+        stats.jwksGeneration = (stats.jwksGeneration ?? 0) + 1;
+        return sendJson(res, 200, { kid: signingKey.kid });
+      }
+      case 'POST /__sandbox/clock': {
+        const offset = Number(url.searchParams.get('offset_seconds'));
+        if (!Number.isInteger(offset) || Math.abs(offset) > 86400) {
+          return bad(
+            'offset_seconds must be a whole number of seconds from -86400 to 86400'
+          );
+        }
+        stats.clockOffset = offset;
+        return sendJson(res, 200, { clock_offset_seconds: offset });
+      }
+      case 'POST /__sandbox/revoke': {
+        // What an administrator's "revoke all sessions of this user" does:
+        // every grant of the user ends, with its refresh and access tokens.
+        const user = users.byEmail(url.searchParams.get('email') ?? '');
+        if (!user) return bad('email must name a sandbox user');
+        const ids = [...(grantsOf.get(user.sub) ?? [])];
+        grantsOf.delete(user.sub);
+        for (const id of ids) {
+          await provider.RefreshToken.revokeByGrantId(id);
+          await provider.AccessToken.revokeByGrantId(id);
+          const grant = await provider.Grant.find(id);
+          if (grant) await grant.destroy();
+        }
+        stats.counters.grants_revoked += ids.length;
+        return sendJson(res, 200, { revoked_grants: ids.length });
+      }
+      case 'POST /__sandbox/api/revoke': {
+        // The CARTO API refuses tokens revoked upstream, which the lab still
+        // believes valid: one token, or every token of a user issued so far.
+        let body;
+        try {
+          body = JSON.parse((await readBody(req)) || '{}');
+        } catch {
+          return bad('the body must be JSON: {"token": ...} or {"email": ...}');
+        }
+        if (typeof body.token === 'string' && body.token) {
+          stats.apiRevoked.add(sha256(body.token).toString('hex'));
+        } else if (typeof body.email === 'string') {
+          const user = users.byEmail(body.email);
+          if (!user) return bad('email must name a sandbox user');
+          stats.apiRevokedBefore.set(
+            user.sub,
+            Math.floor(Date.now() / 1000) + stats.clockOffset
+          );
+        } else {
+          return bad('give "token" or "email"');
+        }
+        return sendJson(res, 200, {
+          revoked_tokens: stats.apiRevoked.size,
+          revoked_users: stats.apiRevokedBefore.size
+        });
+      }
+      case 'POST /__sandbox/api/revoke/clear':
+        stats.apiRevoked.clear();
+        stats.apiRevokedBefore.clear();
+        return sendJson(res, 200, { revoked_tokens: 0, revoked_users: 0 });
       case 'GET /__sandbox/stats':
         return sendJson(res, 200, stats.snapshot(), {
           'Access-Control-Allow-Origin': '*'
@@ -660,11 +856,12 @@ export async function createIdentityProvider({
     }
   }
 
-  const providerCallback = provider.callback();
-
   async function handler(req, res) {
     const url = new URL(req.url, origin);
     if (url.pathname.startsWith('/__sandbox/')) return hooks(req, res, url);
+    const endpoint = ENDPOINTS[url.pathname];
+    if (endpoint === 'token' && req.method === 'POST')
+      stats.counters.token_endpoint_requests += 1;
 
     if (stats.down) {
       // The in-process API may still fetch the JWKS, as CARTO's API would keep
@@ -700,7 +897,87 @@ export async function createIdentityProvider({
     }
     if (url.pathname.startsWith('/interaction/'))
       return interaction(req, res, url);
+    if (endpoint && stats.fault && req.method !== 'OPTIONS') {
+      return faulty(req, res, endpoint);
+    }
     return providerCallback(req, res);
+  }
+
+  /** Answer a request the fault may apply to (see parseFault). */
+  async function faulty(req, res, endpoint) {
+    const fault = stats.fault;
+    if (!fault.endpoints.includes(endpoint)) return providerCallback(req, res);
+    if (endpoint === 'token' && fault.grant_types) {
+      // oidc-provider takes an already read body from req.body.
+      req.body = await readBody(req);
+      const grantType = new URLSearchParams(req.body).get('grant_type');
+      if (!fault.grant_types.includes(grantType))
+        return providerCallback(req, res);
+    }
+    if (fault.count !== null) {
+      fault.count -= 1;
+      if (fault.count <= 0) stats.fault = null;
+    }
+    stats.counters.faults_applied += 1;
+    const cors = { 'Access-Control-Allow-Origin': req.headers.origin ?? '*' };
+    switch (fault.kind) {
+      case 'slow': {
+        // Answer normally, late (or never, if the client gave up).
+        await new Promise(resolve => {
+          const timer = setTimeout(resolve, fault.delay_ms);
+          res.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        if (res.destroyed || res.writableEnded) return undefined;
+        return providerCallback(req, res);
+      }
+      case '500':
+        return sendJson(
+          res,
+          500,
+          {
+            error: 'server_error',
+            error_description:
+              'The sandbox identity provider failed (test hook /__sandbox/fault).'
+          },
+          cors
+        );
+      case 'garbage': {
+        const text = '<html><body>Bad gateway {"access_token":</body></html>';
+        res.writeHead(200, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'Content-Length': Buffer.byteLength(text),
+          ...cors
+        });
+        res.end(text);
+        return undefined;
+      }
+      case 'no_expires_in': {
+        // The provider's own answer, without expires_in.
+        const end = res.end.bind(res);
+        res.end = (chunk, ...rest) => {
+          try {
+            const body = JSON.parse(Buffer.from(chunk).toString('utf8'));
+            if (body && typeof body === 'object' && 'expires_in' in body) {
+              delete body.expires_in;
+              const text = JSON.stringify(body);
+              if (!res.headersSent)
+                res.setHeader('Content-Length', Buffer.byteLength(text));
+              return end(text, ...rest);
+            }
+          } catch {
+            // not JSON: leave it
+          }
+          return end(chunk, ...rest);
+        };
+        return providerCallback(req, res);
+      }
+      default:
+        throw new Error(`unknown fault ${fault.kind}`);
+    }
   }
 
   return {

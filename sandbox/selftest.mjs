@@ -749,6 +749,241 @@ describe('CARTO sandbox', () => {
     assert.match((await res.json()).description, /expired/);
   });
 
+  // ----- fault hooks (after the expiry test: key rotation retires its token) -----
+
+  const hook = (path, init = {}) =>
+    fetch(`${info.issuer}__sandbox/${path}`, { method: 'POST', ...init });
+  const setFault = fault =>
+    hook('fault', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(fault)
+    });
+  const stats = async () => (await fetch(info.stats_url)).json();
+
+  /** A silent code flow with the remembered sign-in: the token response. */
+  async function userTokens() {
+    const { verifier, challenge } = pkcePair();
+    const landing = await flow.browser.follow(
+      authorizeUrl({
+        clientId: info.clients.public.client_id,
+        redirectUri: info.access_code_url,
+        challenge,
+        state: b64url(randomBytes(16))
+      }),
+      { stop: u => u.startsWith(`${info.access_code_url}?`) }
+    );
+    assert.ok(landing.stoppedAt, 'silently redirected back with a code');
+    const { res, body } = await tokenRequest({
+      grant_type: 'authorization_code',
+      client_id: info.clients.public.client_id,
+      code: new URL(landing.stoppedAt).searchParams.get('code'),
+      redirect_uri: info.access_code_url,
+      code_verifier: verifier
+    });
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body;
+  }
+  const refresh = refreshToken =>
+    tokenRequest({
+      grant_type: 'refresh_token',
+      client_id: info.clients.public.client_id,
+      refresh_token: refreshToken
+    });
+
+  test('fault hook: bad requests are refused with a reason', async () => {
+    for (const bad of [
+      { kind: 'nope' },
+      { kind: '500', endpoints: ['elsewhere'] },
+      { kind: '500', grant_types: ['password'] },
+      { kind: '500', count: 0 },
+      { kind: 'slow', delay_ms: 10 ** 6 }
+    ]) {
+      const res = await setFault(bad);
+      assert.equal(res.status, 400, JSON.stringify(bad));
+      assert.ok((await res.json()).description);
+    }
+    assert.equal((await hook('fault', { body: '{' })).status, 400);
+    const { fault } = await (
+      await fetch(`${info.issuer}__sandbox/fault`)
+    ).json();
+    assert.equal(fault, null, 'a refused fault is not set');
+  });
+
+  test('fault hook: 500, garbage and no expires_in on the token endpoint, then clear', async () => {
+    await fetch(`${info.stats_url}/reset`, { method: 'POST' });
+    await setFault({ kind: '500', count: 2 });
+    for (let i = 0; i < 2; i += 1) {
+      const { res, body } = await m2mToken();
+      assert.equal(res.status, 500);
+      assert.equal(body.error, 'server_error');
+    }
+    // count: the fault ends by itself
+    assert.equal((await m2mToken()).res.status, 200);
+
+    await setFault({ kind: 'garbage' });
+    const garbage = await m2mToken();
+    assert.equal(garbage.res.status, 200);
+    assert.match(garbage.res.headers.get('content-type'), /json/);
+    assert.equal(typeof garbage.body, 'string', 'the body is not JSON');
+    // Other endpoints are not affected.
+    assert.equal((await fetch(info.discovery_url)).status, 200);
+
+    await setFault({ kind: 'no_expires_in' });
+    const bare = await m2mToken();
+    assert.equal(bare.res.status, 200);
+    assert.ok(bare.body.access_token);
+    assert.equal(bare.body.expires_in, undefined);
+    const claims = decodeJwt(bare.body.access_token);
+    assert.equal(claims.exp - claims.iat, ACCESS_TTL, 'the JWT still says');
+
+    assert.equal((await hook('fault/clear')).status, 200);
+    const clean = await m2mToken();
+    assert.equal(clean.body.expires_in, ACCESS_TTL);
+
+    const s = await stats();
+    assert.equal(s.token_endpoint_requests, 6);
+    assert.equal(s.faults_applied, 4);
+    assert.equal(s.fault, null);
+  });
+
+  test('fault hook: a grant-type filter, and CORS on faulted answers', async () => {
+    await setFault({ kind: '500', grant_types: ['refresh_token'] });
+    try {
+      assert.equal((await m2mToken()).res.status, 200, 'other grants pass');
+      const res = await fetch(info.token_url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Origin: 'http://localhost:8888'
+        },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: info.clients.public.client_id,
+          refresh_token: 'whatever'
+        })
+      });
+      assert.equal(res.status, 500);
+      assert.equal(
+        res.headers.get('access-control-allow-origin'),
+        'http://localhost:8888',
+        'a browser can read the failure'
+      );
+    } finally {
+      await hook('fault/clear');
+    }
+  });
+
+  test('fault hook: slow holds the answer; a client timeout ends the wait', async () => {
+    await setFault({ kind: 'slow', delay_ms: 1500, count: 2 });
+    const started = Date.now();
+    await assert.rejects(
+      fetch(info.token_url, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+        signal: AbortSignal.timeout(200)
+      }),
+      { name: 'TimeoutError' }
+    );
+    assert.ok(Date.now() - started < 1000);
+    const { res } = await m2mToken();
+    assert.equal(res.status, 200, 'answered normally, late');
+    assert.ok(Date.now() - started >= 1500);
+    assert.equal((await stats()).fault, null);
+  });
+
+  test('clock hook shifts iat and exp of JWTs; expires_in stays', async () => {
+    const set = await hook('clock?offset_seconds=300');
+    assert.deepEqual(await set.json(), { clock_offset_seconds: 300 });
+    try {
+      const { body } = await m2mToken();
+      const claims = decodeJwt(body.access_token);
+      const now = Math.floor(Date.now() / 1000);
+      assert.ok(Math.abs(claims.iat - (now + 300)) <= 2, `iat ${claims.iat}`);
+      assert.equal(claims.exp - claims.iat, ACCESS_TTL);
+      assert.equal(body.expires_in, ACCESS_TTL);
+      assert.equal((await api('/accounts', body.access_token)).status, 200);
+    } finally {
+      await hook('clock?offset_seconds=0');
+    }
+    assert.equal((await hook('clock?offset_seconds=1.5')).status, 400);
+  });
+
+  test('rotate-keys: the JWKS holds the new key only; old tokens are refused', async () => {
+    const before = await userTokens();
+    const oldKid = (await (await fetch(info.jwks_uri)).json()).keys[0].kid;
+    assert.equal((await api('/accounts', before.access_token)).status, 200);
+    const rotated = await (await hook('rotate-keys')).json();
+    const jwks = await (await fetch(info.jwks_uri)).json();
+    assert.deepEqual(
+      jwks.keys.map(k => k.kid),
+      [rotated.kid]
+    );
+    assert.notEqual(rotated.kid, oldKid);
+    const refused = await api('/accounts', before.access_token);
+    assert.equal(refused.status, 401);
+    // Grants survive the rotation: the refresh token still works, and the
+    // new token is signed with the new key and accepted.
+    const { res, body } = await refresh(before.refresh_token);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const header = JSON.parse(
+      Buffer.from(body.access_token.split('.')[0], 'base64url').toString()
+    );
+    assert.equal(header.kid, rotated.kid);
+    assert.equal((await api('/accounts', body.access_token)).status, 200);
+    assert.equal((await stats()).key_rotations, 1);
+  });
+
+  test('revoke hook ends every grant of a user', async () => {
+    const first = await userTokens();
+    assert.equal((await hook('revoke?email=nobody@example.com')).status, 400);
+    const revoked = await (
+      await hook(`revoke?email=${encodeURIComponent(info.user.email)}`)
+    ).json();
+    assert.ok(revoked.revoked_grants >= 1, JSON.stringify(revoked));
+    const after = await refresh(first.refresh_token);
+    assert.equal(after.res.status, 400);
+    assert.equal(after.body.error, 'invalid_grant');
+    // A new sign-in (the sign-in session is remembered) gets a new grant.
+    const second = await userTokens();
+    assert.equal((await refresh(second.refresh_token)).res.status, 200);
+  });
+
+  test('API revoke hook: 401 for a token the client believes valid, counted', async () => {
+    await fetch(`${info.stats_url}/reset`, { method: 'POST' });
+    const { body: one } = await m2mToken();
+    const { body: two } = await m2mToken();
+    const revoke = body =>
+      hook('api/revoke', {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body)
+      });
+    assert.equal((await revoke({})).status, 400);
+    assert.equal((await revoke({ token: one.access_token })).status, 200);
+    const refused = await api(
+      '/v3/connections/carto-dw/token',
+      one.access_token
+    );
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate'), /invalid_token/);
+    assert.match((await refused.json()).description, /revoked/);
+    assert.equal((await api('/accounts', two.access_token)).status, 200);
+
+    // Every token of a user issued so far; one issued later works.
+    const user = await userTokens();
+    assert.equal((await revoke({ email: info.user.email })).status, 200);
+    assert.equal((await api('/accounts', user.access_token)).status, 401);
+    await sleep(1100);
+    const later = await userTokens();
+    assert.equal((await api('/accounts', later.access_token)).status, 200);
+
+    const s = await stats();
+    assert.equal(s.api_rejected_revoked, 2);
+    assert.equal(s.api_requests_by_endpoint.carto_dw_token['401'], 1);
+    assert.equal(s.api_requests_by_endpoint.accounts['200'], 2);
+    assert.equal((await hook('api/revoke/clear')).status, 200);
+    assert.equal((await api('/accounts', one.access_token)).status, 200);
+  });
+
   test('logs carry no secrets or tokens', () => {
     assert.ok(!stderr.includes(info.clients.m2m.client_secret));
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\./.test(stderr), 'no JWT on stderr');

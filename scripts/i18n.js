@@ -298,7 +298,10 @@ function formatPo(po) {
       lines.push(comment);
     }
     if (entry.refs?.length && !entry.obsolete) {
-      lines.push(`#: ${entry.refs.join(' ')}`);
+      // Files only, not lines: a line number changes with every edit above a
+      // string, and the catalog's diffs (and merges) would churn with it.
+      const files = new Set(entry.refs.map(ref => ref.replace(/:\d+$/, '')));
+      lines.push(`#: ${[...files].join(' ')}`);
     }
     if (entry.flags?.length) {
       lines.push(`#, ${entry.flags.join(', ')}`);

@@ -14,7 +14,9 @@ export type CartoErrorCode =
   | 'invalid_code'
   | 'wrong_attempt'
   | 'provider'
-  | 'bad_response';
+  | 'bad_response'
+  /** The provider no longer accepts the session's refresh token (revoked, expired). */
+  | 'session_ended';
 
 /**
  * A failure phrased for a user. Never carries token material.

@@ -15,6 +15,10 @@ export async function refreshGrant(
 ): Promise<SigninResponse> {
   const client = await clients.forSession(secrets.client);
   return client.useRefreshToken({
+    // oidc-client-ts bounds a refresh only by this argument, not by its
+    // requestTimeoutInSeconds setting: without it a provider that never
+    // answers holds the refresh (and the refresh lock of every tab) forever.
+    timeoutInSeconds: client.settings.requestTimeoutInSeconds,
     state: {
       refresh_token: secrets.refreshToken!,
       id_token: secrets.idToken ?? undefined,

@@ -87,6 +87,18 @@ const sessionPlugin: JupyterFrontEndPlugin<ICartoSession> = {
         }
       );
     });
+    // Once per ended session (the refresh itself does not retry).
+    session.ended.connect((_, message) => {
+      Notification.error(message, {
+        autoClose: false,
+        actions: [
+          {
+            label: trans.__('Sign in to CARTO'),
+            callback: () => void app.commands.execute(CommandIDs.signIn)
+          }
+        ]
+      });
+    });
     return session;
   }
 };

@@ -35,7 +35,12 @@ export interface IOidcClientOptions {
   /** Send token requests through the Jupyter server's proxy. */
   readonly viaServer: boolean;
   readonly serverSettings?: ServerConnection.ISettings;
+  /** Bound on each request, in seconds (the `requestTimeoutSeconds` setting). */
+  readonly timeoutSeconds?: number;
 }
+
+/** The default bound on a request to the identity provider, in seconds. */
+export const REQUEST_TIMEOUT_SECONDS = 30;
 
 /** The URL of the Jupyter server's pass-through proxy for a provider URL. */
 export function proxiedUrl(
@@ -86,7 +91,7 @@ export function createOidcClient(options: IOidcClientOptions): OidcClient {
     extraQueryParams,
     extraTokenParams: { audience: client.audience },
     loadUserInfo: false,
-    requestTimeoutInSeconds: 30,
+    requestTimeoutInSeconds: options.timeoutSeconds ?? REQUEST_TIMEOUT_SECONDS,
     staleStateAgeInSeconds: signIn?.settings.signInTimeoutSeconds,
     stateStore: new WebStorageStateStore({
       prefix: 'carto-auth.',
@@ -116,7 +121,8 @@ export interface IClientRequest {
 export class OidcClients {
   constructor(
     private _transport: Transport,
-    private _serverSettings?: ServerConnection.ISettings
+    private _serverSettings?: ServerConnection.ISettings,
+    private _timeoutSeconds: () => number = () => REQUEST_TIMEOUT_SECONDS
   ) {}
 
   /** A client for a sign-in attempt, from the settings of the attempt. */
@@ -131,7 +137,8 @@ export class OidcClients {
         organization: request.organization
       },
       viaServer: await this._viaServer(client, request.checkAlive ?? false),
-      serverSettings: this._serverSettings
+      serverSettings: this._serverSettings,
+      timeoutSeconds: this._timeoutSeconds()
     });
   }
 
@@ -144,7 +151,8 @@ export class OidcClients {
     return createOidcClient({
       client,
       viaServer: await this._viaServer(client, false),
-      serverSettings: this._serverSettings
+      serverSettings: this._serverSettings,
+      timeoutSeconds: this._timeoutSeconds()
     });
   }
 

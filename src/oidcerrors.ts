@@ -1,5 +1,6 @@
 // What oidc-client-ts and the identity provider throw during a code
-// exchange, turned into CartoAuthErrors whose messages say what to do.
+// exchange or a refresh, turned into CartoAuthErrors whose messages say what
+// to do.
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ErrorResponse, ErrorTimeout, SigninResponse } from 'oidc-client-ts';
 
@@ -34,7 +35,24 @@ export function exchangeError(
         )
       );
     }
+    if (isServerFailure(error)) {
+      return new CartoAuthError(
+        'provider',
+        trans.__(
+          'The CARTO sign-in service failed (%1). Try again in a few minutes.',
+          error.error_description || error.error || ''
+        )
+      );
+    }
     return deniedError(error.error ?? '', error.error_description ?? '', trans);
+  }
+  if (isNotJson(error)) {
+    return new CartoAuthError(
+      'bad_response',
+      trans.__(
+        'The CARTO sign-in service sent an answer that is not JSON. Try again in a few minutes; if it goes on, check the Token URL setting.'
+      )
+    );
   }
   if (error instanceof ErrorTimeout) {
     return new CartoAuthError(
@@ -85,5 +103,83 @@ export function deniedError(
       'The CARTO sign-in service refused the request: %1. Check the CARTO settings.',
       description || error
     )
+  );
+}
+
+/** RFC 6749 errors that say the provider itself failed, not the request. */
+const SERVER_ERRORS = new Set(['server_error', 'temporarily_unavailable']);
+
+function isServerFailure(error: ErrorResponse): boolean {
+  return SERVER_ERRORS.has(error.error ?? '');
+}
+
+/** Whether oidc-client-ts could not read the answer as JSON. */
+function isNotJson(error: unknown): boolean {
+  return (
+    error instanceof SyntaxError ||
+    (error instanceof Error &&
+      /^Invalid response Content-Type/.test(error.message))
+  );
+}
+
+/**
+ * The CartoAuthError for a failed refresh (RFC 6749 §6). `session_ended`
+ * when the provider no longer accepts the refresh token (`invalid_grant`:
+ * revoked, expired or already used), so that retrying cannot help; any
+ * other code is a failure that may pass, whose message is a short reason for
+ * "Could not renew the CARTO session (…)".
+ */
+export function refreshError(
+  error: unknown,
+  trans: TranslationBundle,
+  timeoutSeconds: number
+): CartoAuthError {
+  if (error instanceof CartoAuthError) {
+    return error;
+  }
+  if (error instanceof ErrorResponse) {
+    if (error.error === 'invalid_grant') {
+      return new CartoAuthError(
+        'session_ended',
+        trans.__(
+          'CARTO ended your session: the sign-in was revoked or has expired. Sign in to CARTO again.'
+        )
+      );
+    }
+    const detail = error.error_description || error.error || '';
+    return isServerFailure(error)
+      ? new CartoAuthError(
+          'provider',
+          trans.__('the CARTO sign-in service failed: %1', detail)
+        )
+      : new CartoAuthError(
+          'provider',
+          trans.__('the CARTO sign-in service refused the request: %1', detail)
+        );
+  }
+  if (error instanceof ErrorTimeout) {
+    return new CartoAuthError(
+      'timeout',
+      trans.__(
+        'the CARTO sign-in service did not answer within %1 s',
+        timeoutSeconds
+      )
+    );
+  }
+  if (isNotJson(error)) {
+    return new CartoAuthError(
+      'bad_response',
+      trans.__('the CARTO sign-in service sent an answer that is not JSON')
+    );
+  }
+  if (isFetchNetworkError(error)) {
+    return new CartoAuthError(
+      'network',
+      trans.__('the CARTO sign-in service could not be reached')
+    );
+  }
+  return new CartoAuthError(
+    'bad_response',
+    error instanceof Error ? error.message : String(error)
   );
 }

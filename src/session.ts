@@ -84,6 +84,11 @@ export class CartoSession implements ICartoSession {
     return this._expiring;
   }
 
+  /** The provider ended the session (refresh token revoked or expired): the message. */
+  get ended(): ISignal<this, string> {
+    return this._ended;
+  }
+
   get ready(): Promise<void> {
     return this._ready.promise;
   }
@@ -269,18 +274,34 @@ export class CartoSession implements ICartoSession {
       const response = await refreshGrant(await this._clients(), secrets);
       await this._signedIn(response, stored);
     } catch (error) {
+      const { refreshError } = await import('./oidcerrors');
+      const failure = refreshError(
+        error,
+        this._trans,
+        this._settings.requestTimeoutSeconds
+      );
+      if (failure.code === 'session_ended') {
+        // Retrying cannot help: end the session here and in every tab, say so once.
+        if (this._stored?.sessionId === stored.sessionId) {
+          await this._forget();
+          this._tabs.signedOut();
+          this._setInfo({ ...SIGNED_OUT, error: failure.message });
+          this._ended.emit(failure.message);
+        }
+        throw failure;
+      }
       const left = Math.max(
         0,
         Math.round((stored.expiresAt - Date.now()) / 1000)
       );
       const message = this._trans.__(
         'Could not renew the CARTO session (%1). The current access token stays valid for %2 more seconds; sign in again before then.',
-        error instanceof Error ? error.message : String(error),
+        failure.message,
         left
       );
       this._setInfo({ ...this._info, error: message });
       this._scheduler.retry(stored, this._stored);
-      throw error;
+      throw failure;
     }
   }
 
@@ -386,7 +407,11 @@ export class CartoSession implements ICartoSession {
   private async _clients(): Promise<OidcClients> {
     const { OidcClients } = await import('./oidc');
     const transport = await this._transport();
-    this._oidc ??= new OidcClients(transport, this._serverSettings);
+    this._oidc ??= new OidcClients(
+      transport,
+      this._serverSettings,
+      () => this._settings.requestTimeoutSeconds
+    );
     return this._oidc;
   }
 
@@ -437,4 +462,5 @@ export class CartoSession implements ICartoSession {
   private _ready = new PromiseDelegate<void>();
   private _changed = new Signal<this, ICartoSessionInfo>(this);
   private _expiring = new Signal<this, number>(this);
+  private _ended = new Signal<this, string>(this);
 }

@@ -44,6 +44,8 @@ export interface ICartoSettings {
   refreshMarginSeconds: number;
   accessCodeLifetimeSeconds: number;
   signInTimeoutSeconds: number;
+  /** Bound on each request to the identity provider (oidc-client-ts requests). */
+  requestTimeoutSeconds: number;
   /** `ask`: a kernel gets the session only with the user's grant; `all`: every kernel. */
   kernelAccess: 'ask' | 'all';
 }

@@ -53,7 +53,7 @@ export async function sessionFromResponse(
 ): Promise<ISessionFromResponse> {
   const { settings, trans } = options;
   const now = Date.now();
-  const expiresIn = response.expires_in ?? 3600;
+  const expiresIn = lifetimeSeconds(response);
   // A refresh keeps the client of the sign-in, whatever the settings say now.
   const client = before
     ? current?.client
@@ -142,6 +142,33 @@ function withFoundRoute(
       ? transport.routeOf(client.tokenUrl)
       : undefined;
   return route ? { ...client, tokenTransport: route } : client;
+}
+
+/** Lifetime assumed for a token when neither the answer nor the token says. */
+export const DEFAULT_LIFETIME_SECONDS = 3600;
+
+/**
+ * How long the access token lasts from now, in seconds: `expires_in`, else
+ * the token's own `exp - iat` (a span on the provider's clock, so a clock
+ * that is off changes nothing), else {@link DEFAULT_LIFETIME_SECONDS}. The
+ * token's `exp` is never compared with this browser's clock.
+ */
+export function lifetimeSeconds(
+  response: Pick<SigninResponse, 'expires_in' | 'access_token'>
+): number {
+  if (
+    typeof response.expires_in === 'number' &&
+    Number.isFinite(response.expires_in)
+  ) {
+    return response.expires_in;
+  }
+  const claims = decodeJwtPayload(response.access_token);
+  const exp = Number(claims?.exp);
+  const iat = Number(claims?.iat);
+  if (Number.isFinite(exp) && Number.isFinite(iat) && exp > iat) {
+    return exp - iat;
+  }
+  return DEFAULT_LIFETIME_SECONDS;
 }
 
 /** The claims of a JWT, without verifying it (display only), or null. */

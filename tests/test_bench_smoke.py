@@ -55,3 +55,24 @@ def test_quick_bench_measures_every_figure_and_writes_results(tmp_path: Path) ->
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert len(rows) == 2 + len(FIGURES)
     assert results["table"] in proc.stdout
+
+
+def test_readmes_show_the_latest_full_bench_run() -> None:
+    # Given bench/results.json, written by the latest full `make bench`
+    results = json.loads((REPO / "bench" / "results.json").read_text())
+    assert results["quick"] is False, "bench/results.json must hold a full run"
+
+    # When bench/latest.py compares the READMEs' tables with it
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "latest.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then both show exactly that run, its table and its machine
+    assert proc.returncode == 0, proc.stderr
+    for readme in ("README.md", "bench/README.md"):
+        text = (REPO / readme).read_text()
+        assert results["table"] in text, readme
+        assert results["machine"]["date"] in text, readme

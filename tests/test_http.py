@@ -262,6 +262,24 @@ def test_get_json_http_error_names_the_endpoint_without_query(fake_server: FakeS
     assert "tok-123" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(401, {"error": "invalid_token", "description": "revoked"}), Reply(401, "no")],
+)
+def test_a_refused_token_says_sign_in_again(fake_server: FakeServer, reply: Reply) -> None:
+    # A token revoked at CARTO still looks valid here: the message says what to do.
+    fake_server.routes["/v3/x"] = reply
+    with pytest.raises(ResponseError) as info:
+        _http.get_json(fake_server.url("/v3/x"), token="tok-123", timeout=5)
+    assert "sign in to CARTO again (in JupyterLab: Sign in to CARTO)" in str(info.value)
+    assert "tok-123" not in str(info.value)
+    # Not for a token endpoint's 401 (a refused client), nor for other statuses
+    fake_server.routes["/v3/y"] = Reply(403, {"error": "forbidden"})
+    with pytest.raises(ResponseError) as other:
+        _http.get_json(fake_server.url("/v3/y"), token="tok-123", timeout=5)
+    assert "sign in to CARTO again" not in str(other.value)
+
+
 def test_get_text_returns_the_body(fake_server: FakeServer) -> None:
     fake_server.routes["/config.yaml"] = Reply(
         body="apis:\n  baseUrl: x\n", content_type="text/yaml"

@@ -58,3 +58,22 @@ def test_spanish_catalog_ships_as_gettext_mo():
     assert spanish.ngettext("%1 kernel without CARTO", "%1 kernels without CARTO", 2) == (
         "%1 kernels sin CARTO"
     )
+
+
+def test_the_development_build_script_reads_its_arguments_as_meant():
+    # `jlpm build` ends with it, and an editable install runs `jlpm build`:
+    # jupyter-builder has both a --development flag and a --development=<bool>
+    # option, so a bare `--development .` takes "." for the option's value.
+    import json
+    import shlex
+
+    from jupyter_builder.extension_commands.build import BuildLabExtensionApp
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = json.loads((root / "package.json").read_text(encoding="utf-8"))["scripts"]
+    argv = shlex.split(scripts["build:labextension:dev"])
+    assert argv[:2] == ["jupyter-builder", "build"]
+    app = BuildLabExtensionApp()
+    app.parse_command_line(argv[2:])
+    assert app.development is True
+    assert app.extra_args == ["."]

@@ -28,12 +28,7 @@ export interface ILabSession {
   user: { email: string; name: string; org: string | null };
 }
 
-export const HELLO = {
-  v: 1,
-  type: 'hello',
-  versions: [1],
-  package_version: '0.1.0'
-};
+export { HELLO } from './fuzzgen';
 export const ANA: ILabSession = {
   access_token: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJl',
   expires_at: 1796000000,

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-from http.cookies import SimpleCookie
 
 import pytest
 from loopback import free_port, nobody_listens
 
-STATE = "st4te-Value_0123456789abcdef"
-
-
-def cookies_of(response) -> dict[str, str]:
-    jar = SimpleCookie()
-    for header in response.headers.get_list("Set-Cookie"):
-        jar.load(header)
-    return {name: morsel.value for name, morsel in jar.items()}
+from server.relaykit import STATE, cookies_of
 
 
 @pytest.mark.parametrize(

@@ -9,55 +9,16 @@ not have, oversized bodies, and a replayed callback.
 from __future__ import annotations
 
 import json
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import pytest
 from loopback import free_port, nobody_listens, wait_until_free
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyterlab_carto_auth.server.handlers import MAX_REQUEST_BYTES
-
-STATE = "st4te-Value_0123456789abcdef"
-
-
-def cookies_of(response) -> dict[str, str]:
-    jar = SimpleCookie()
-    for header in response.headers.get_list("Set-Cookie"):
-        jar.load(header)
-    return {name: morsel.value for name, morsel in jar.items()}
+from server.relaykit import STATE, browser_get, cookies_of, expect_error, poll, start_relay
 
 
-async def refused(call, status: int) -> dict:
-    """The JSON body of an answer that must have ``status`` and ``no-store``."""
-    with pytest.raises(HTTPClientError) as info:
-        await call
-    assert info.value.code == status
-    assert info.value.response.headers["Cache-Control"] == "no-store"
-    return json.loads(info.value.response.body)
-
-
-async def start_relay(jp_fetch, port: int, state: str = STATE) -> str:
-    response = await jp_fetch(
-        "carto-auth",
-        "relay",
-        method="POST",
-        body=json.dumps({"redirect_uri": f"http://localhost:{port}/callback/", "state": state}),
-    )
-    assert response.code == 201
-    return json.loads(response.body)["attempt"]
-
-
-async def poll(jp_fetch, attempt: str) -> dict:
-    response = await jp_fetch("carto-auth", "relay", attempt, params={"wait": 0})
-    return json.loads(response.body)
-
-
-async def browser_get(url: str):
-    return await AsyncHTTPClient().fetch(url, raise_error=False, request_timeout=10)
-
-
-async def test_raw_proxy_without_jupyter_login_is_refused(
+async def test_raw_proxy_without_jupyter_login_is_expect_error(
     http_server_client, jp_base_url, upstream
 ):
     # A valid XSRF pair but no login: only the login check can refuse this.
@@ -77,7 +38,7 @@ async def test_raw_proxy_without_jupyter_login_is_refused(
     assert upstream.requests == []
 
 
-async def test_json_proxy_post_without_the_xsrf_token_is_refused(
+async def test_json_proxy_post_without_the_xsrf_token_is_expect_error(
     http_server_client, jp_base_url, jp_auth_header, upstream
 ):
     # Given a browser logged in with a cookie (as the lab is)
@@ -122,9 +83,9 @@ async def test_json_proxy_post_without_the_xsrf_token_is_refused(
         ("DELETE", "carto-auth/identity"),
     ],
 )
-async def test_methods_an_endpoint_does_not_have_are_refused(jp_fetch, upstream, method, path):
+async def test_methods_an_endpoint_does_not_have_are_expect_error(jp_fetch, upstream, method, path):
     body = "{}" if method in ("PUT", "POST") else None
-    answer = await refused(
+    answer = await expect_error(
         jp_fetch(*path.split("/"), method=method, body=body, allow_nonstandard_methods=True),
         405,
     )
@@ -142,7 +103,7 @@ async def test_relay_refuses_an_oversized_body_and_listens_nowhere(jp_fetch):
     port = free_port()
     body = oversized({"redirect_uri": f"http://localhost:{port}/callback/", "state": STATE})
     assert len(body) > MAX_REQUEST_BYTES
-    answer = await refused(jp_fetch("carto-auth", "relay", method="POST", body=body), 400)
+    answer = await expect_error(jp_fetch("carto-auth", "relay", method="POST", body=body), 400)
     assert answer == {"error": "bad_request", "message": "The request body is too large."}
     assert nobody_listens(port)
 
@@ -150,7 +111,7 @@ async def test_relay_refuses_an_oversized_body_and_listens_nowhere(jp_fetch):
 async def test_json_proxy_refuses_an_oversized_body_and_sends_nothing(jp_fetch, upstream):
     body = oversized({"url": f"{upstream.origin}/oauth/token", "method": "POST"})
     assert len(body) > MAX_REQUEST_BYTES
-    answer = await refused(jp_fetch("carto-auth", "proxy", method="POST", body=body), 400)
+    answer = await expect_error(jp_fetch("carto-auth", "proxy", method="POST", body=body), 400)
     assert answer == {"error": "bad_request", "message": "The request body is too large."}
     assert upstream.requests == []
 
@@ -164,7 +125,7 @@ async def test_raw_proxy_refuses_an_oversized_body_and_sends_nothing(
     page = await http_server_client.fetch(f"{jp_base_url}login", raise_error=False)
     cookies = {**cookies_of(login), "_xsrf": cookies_of(page)["_xsrf"]}
     query = urlencode({"url": f"{upstream.origin}/oauth/token"})
-    answer = await refused(
+    answer = await expect_error(
         http_server_client.fetch(
             f"{jp_base_url}carto-auth/proxy/raw?{query}",
             method="POST",
@@ -193,7 +154,7 @@ async def test_a_replayed_callback_reaches_no_listener_and_the_result_is_not_giv
     # The same redirect again (a reload, the back button, an attacker's replay):
     with pytest.raises(ConnectionRefusedError):  # nothing listens any more
         await browser_get(callback)
-    answer = await refused(jp_fetch("carto-auth", "relay", attempt, params={"wait": 0}), 404)
+    answer = await expect_error(jp_fetch("carto-auth", "relay", attempt, params={"wait": 0}), 404)
     assert answer["error"] == "not_found"
 
 

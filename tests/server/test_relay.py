@@ -9,43 +9,10 @@ import types
 
 import pytest
 from loopback import HAS_IPV6_LOOPBACK, free_port, listening_socket, nobody_listens, wait_until_free
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
+from tornado.httpclient import HTTPClientError
 
 from jupyterlab_carto_auth.server import relay as relay_module
-
-STATE = "st4te-Value_0123456789abcdef"
-
-
-async def start_relay(jp_fetch, port: int, *, host: str = "localhost", state: str = STATE) -> str:
-    response = await jp_fetch(
-        "carto-auth",
-        "relay",
-        method="POST",
-        body=json.dumps({"redirect_uri": f"http://{host}:{port}/callback/", "state": state}),
-    )
-    assert response.code == 201
-    assert response.headers["Cache-Control"] == "no-store"
-    return json.loads(response.body)["attempt"]
-
-
-async def poll(jp_fetch, attempt: str, wait: float = 0) -> dict:
-    response = await jp_fetch("carto-auth", "relay", attempt, params={"wait": wait})
-    assert response.code == 200
-    assert response.headers["Cache-Control"] == "no-store"
-    return json.loads(response.body)
-
-
-async def expect_error(call, status: int) -> dict:
-    with pytest.raises(HTTPClientError) as info:
-        await call
-    assert info.value.code == status
-    assert info.value.response.headers["Cache-Control"] == "no-store"
-    return json.loads(info.value.response.body)
-
-
-async def browser_get(url: str) -> HTTPResponse:
-    """What the browser does after CARTO redirects it to the loopback URI."""
-    return await AsyncHTTPClient().fetch(url, raise_error=False, request_timeout=10)
+from server.relaykit import STATE, browser_get, expect_error, poll, start_relay
 
 
 async def test_relay_hands_over_the_callback_query_once_then_frees_the_port(jp_fetch):
