@@ -45,6 +45,7 @@ def test_sixty_seconds_of_50_kernels_with_20_second_tokens(tmp_path: Path) -> No
         timeout=840,
     )
 
+    print(proc.stdout)  # the table (pytest -s shows it)
     # Then every check passed
     assert output.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads(output.read_text())
