@@ -13,11 +13,12 @@ CHROMIUM := /usr/bin/chromium
 # Tools the build backend needs in the venv (installs use --no-build-isolation).
 BUILD_REQS := 'hatchling>=1.5.0' 'hatch-nodejs-version>=0.3.2' 'hatch-jupyter-builder>=0.5' 'jupyterlab==4.6.6'
 
-.PHONY: help demo test check-release install lint lint-js lint-py jest pytest ui-test sandbox-test bench bench-smoke bench-node chromium clean
+.PHONY: help demo test check-release install lint lint-js lint-py jest pytest ui-test sandbox-test soak bench bench-smoke bench-node chromium clean
 
 help:
 	@echo "make demo   JupyterLab with the extension against the local CARTO sandbox"
 	@echo "make test   every test: lint, jest, sandbox self-test, pytest, Galata UI tests"
+	@echo "make soak   10 minutes of 50 kernels calling the CARTO API stand-in, 20 s tokens; writes bench/soak-results.json"
 	@echo "make check-release  build the sdist, wheel and npm package from a clean clone of HEAD and check them"
 	@echo "make bench  benchmarks against carto-auth (own venv: $(BENCH_VENV)); writes bench/results.json and the README tables"
 
@@ -57,7 +58,8 @@ jest: node_modules/.stamp
 sandbox-test: node_modules/.stamp
 	node --test sandbox/selftest.mjs
 
-pytest: install
+# Chromium too: the bench smoke test and the 60-second soak (tests/test_soak.py) drive it.
+pytest: install chromium
 	cd tests && $(BIN)/pytest -c ../pyproject.toml --rootdir=.. ..
 
 ui-test: install chromium
@@ -65,6 +67,13 @@ ui-test: install chromium
 	$(BIN)/jlpm ui-test:hub
 
 test: lint jest sandbox-test pytest ui-test
+
+# The soak of docs/reliability.md ("Load"): 50 consoles, each kernel calling the CARTO API
+# stand-in through the package every 2 s, 20-second tokens, 10 minutes after the first
+# refresh (bench/soak.py says what it counts; `make test` runs 60 s of it). Exits 1 when
+# a check fails.
+soak: install chromium
+	$(PY) bench/soak.py --seconds 600 --kernels 50 --output $(CURDIR)/bench/soak-results.json
 
 # What would be published, built from a clean clone of HEAD and checked as the
 # extension template's check-release does (.ci/check_release.py says what).

@@ -3,9 +3,9 @@
 //
 //   node bench/lab.mjs <config.json>
 //
-// The config names a mode (pageload | session) and its URLs; the result is one
+// The config names a mode (pageload | session | soak) and its URLs; the result is one
 // line of JSON on stdout. Every wait is bounded; the browser is closed on failure.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const ARGS = [
@@ -250,8 +250,11 @@ let consoleCount = 0;
 // figure: reported beside it.
 let setupRetries = 0;
 
-/** Open `count` more consoles with Python kernels, each watched; returns their log paths. */
-async function openConsoles(page, count) {
+/**
+ * Open `count` more consoles with Python kernels, each watched (and running
+ * `extra(path)` after the watcher, when given); returns their log paths.
+ */
+async function openConsoles(page, count, extra = () => '') {
   const paths = [];
   for (let i = 0; i < count; i++) {
     consoleCount += 1;
@@ -259,7 +262,7 @@ async function openConsoles(page, count) {
   }
   const batch = 10;
   for (let i = 0; i < paths.length; i += batch) {
-    const codes = paths.slice(i, i + batch).map(watchCode);
+    const codes = paths.slice(i, i + batch).map(p => watchCode(p) + extra(p));
     setupRetries += await page.evaluate(async codes => {
       const app = window.jupyterapp;
       let retries = 0;
@@ -376,12 +379,8 @@ function tokenRequestAfter(page, since) {
   }, since);
 }
 
-/** Figure 9: from the refresh's token response to the last of `paths` holding the new token. */
-async function fanOut(page, paths) {
-  const tokenAt = (path, t) => {
-    const held = records(path).filter(r => r.t < t);
-    return held.length ? held[held.length - 1].tok : null;
-  };
+/** Wait until every kernel of `paths` logged a token. */
+async function untilAllHold(paths) {
   await until(
     `${paths.length} kernels holding a token`,
     () => paths.every(p => records(p).some(r => r.tok)),
@@ -394,6 +393,15 @@ async function fanOut(page, paths) {
       `${error.message}: ${logged} kernels logged, ${holding} hold a token`
     );
   });
+}
+
+/** Figure 9: from the refresh's token response to the last of `paths` holding the new token. */
+async function fanOut(page, paths) {
+  const tokenAt = (path, t) => {
+    const held = records(path).filter(r => r.t < t);
+    return held.length ? held[held.length - 1].tok : null;
+  };
+  await untilAllHold(paths);
   const since = await page.evaluate(() => performance.now());
   const request = await until(
     'the next refresh',
@@ -477,6 +485,217 @@ async function session(browser) {
   return result;
 }
 
+// --- soak (bench/soak.py): N kernels calling the CARTO API stand-in for minutes ----
+
+/**
+ * Python run silently after the watcher: a thread that, once the lab's session
+ * is there, calls the CARTO API stand-in through the package every `interval`
+ * seconds (`CartoAuth.from_oauth().get_access_token()`, then
+ * `get_carto_dw_credentials()`, a GET with that token) and keeps its counts in
+ * `path` (JSON, replaced whole). Errors are kept by type and text (the
+ * package's texts carry no token).
+ */
+function loopCode(path, interval) {
+  return `
+def _carto_soak_loop(path, interval):
+    import json, os, sys, threading, time
+    counts = {'calls': 0, 'ok': 0, 'token_max_ms': 0.0, 'slow_tokens': 0,
+              'errors': {}, 'started': None, 'updated': None, 'fatal': None}
+    def save():
+        counts['updated'] = time.time()
+        with open(path + '.tmp', 'w') as f:
+            json.dump(counts, f)
+        os.replace(path + '.tmp', path)
+    def run():
+        try:
+            deadline = time.time() + 300
+            while True:
+                mod = sys.modules.get('jupyterlab_carto_auth.kernel')
+                session = getattr(mod, 'SESSION', None)
+                if getattr(session, 'fresh', None) is not None:
+                    break
+                if time.time() > deadline:
+                    raise TimeoutError('no session from the lab within 300 s')
+                time.sleep(0.1)
+            from jupyterlab_carto_auth import CartoAuth
+            counts['started'] = time.time()
+            while True:
+                try:
+                    t0 = time.perf_counter()
+                    auth = CartoAuth.from_oauth()
+                    auth.get_access_token()
+                    ms = (time.perf_counter() - t0) * 1000
+                    counts['token_max_ms'] = max(counts['token_max_ms'], ms)
+                    # Slower than a held token: the kernel asked the lab.
+                    counts['slow_tokens'] += ms > 20
+                    auth.get_carto_dw_credentials()
+                    counts['ok'] += 1
+                except Exception as exc:
+                    key = (type(exc).__name__ + ': ' + str(exc))[:300]
+                    counts['errors'][key] = counts['errors'].get(key, 0) + 1
+                counts['calls'] += 1
+                save()
+                time.sleep(interval)
+        except BaseException as exc:
+            counts['fatal'] = repr(exc)[:300]
+            save()
+    threading.Thread(target=run, daemon=True, name='carto-soak').start()
+_carto_soak_loop(${JSON.stringify(path)}, ${Number(interval)})
+del _carto_soak_loop
+`;
+}
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf-8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size of a process, KiB (null when it is gone). */
+function rssKiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf-8');
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The process ids whose parent is `pid` (the server's kernels). */
+function childrenOf(pid) {
+  const found = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) {
+      continue;
+    }
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf-8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) {
+        found.push(Number(name));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+async function providerStats() {
+  const response = await fetch(new URL('__sandbox/stats', config.issuer));
+  if (!response.ok) {
+    throw new Error(`sandbox stats: ${response.status}`);
+  }
+  return response.json();
+}
+
+/** Heap, RSS, provider counters, kernels alive and the kernels' loop counts now. */
+async function sample(page, cdp, paths) {
+  // A full collection first, twice (the second catches what finalizers freed).
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = await cdp.send('Runtime.getHeapUsage');
+  const kernels = childrenOf(config.server_pid);
+  const kernelRss = kernels.map(rssKiB).filter(v => v !== null);
+  const pageState = await page.evaluate(() => {
+    const app = window.jupyterapp;
+    const sessions = [...app.serviceManager.sessions.running()];
+    const button = document.querySelector('.jp-CartoAuth-statusButton');
+    return {
+      sessions: sessions.length,
+      status: button?.getAttribute('data-status') ?? null
+    };
+  });
+  return {
+    t: Date.now() / 1000,
+    heap_used: heap.usedSize,
+    heap_total: heap.totalSize,
+    server_rss_kib: rssKiB(config.server_pid),
+    kernel_processes: kernelRss.length,
+    kernels_rss_kib: kernelRss.reduce((a, b) => a + b, 0),
+    ...pageState,
+    provider: await providerStats(),
+    loops: paths.map(p => readJson(`${p}.loop.json`))
+  };
+}
+
+/** Each kernel's token changes (pushes and replies) between `t0` and `t1`, epoch s. */
+function tokensReceived(path, t0, t1) {
+  let held = null;
+  let count = 0;
+  for (const r of records(path)) {
+    if (r.tok && r.tok !== held && r.t >= t0 && r.t < t1) {
+      count += 1;
+    }
+    held = r.tok ?? held;
+  }
+  return count;
+}
+
+/**
+ * Soak: `kernels` consoles, each calling the API stand-in every `interval` s,
+ * tokens living `ttl` s, for `seconds` after the first refresh; refreshes are
+ * timed by polling the provider's counters every second.
+ */
+async function soak(browser) {
+  await hook('lifetimes', `?access_token_ttl=${config.ttl}`);
+  const result = { errors: [] };
+  const { context, page } = await openLab(browser);
+  const cdp = await context.newCDPSession(page);
+  try {
+    const paths = await openConsoles(page, config.kernels, p =>
+      loopCode(`${p}.loop.json`, config.interval)
+    );
+    result.opened_s = await page.evaluate(() => performance.now() / 1000);
+    await signIn(page);
+    await untilAllHold(paths);
+    // Steady state: the loops run and the first refresh went out.
+    const signedIn = (await providerStats()).token_requests;
+    await until(
+      'the first refresh',
+      async () =>
+        (await providerStats()).token_requests.refresh_token >
+        signedIn.refresh_token,
+      (config.ttl + 30) * 1000,
+      250
+    );
+    await page.waitForTimeout(2000);
+    result.start = await sample(page, cdp, paths);
+    const refreshes = [];
+    let last = result.start.provider.token_requests.refresh_token;
+    const end = result.start.t + config.seconds;
+    while (Date.now() / 1000 < end) {
+      await page.waitForTimeout(
+        Math.min(1000, (end - Date.now() / 1000) * 1000)
+      );
+      const now = (await providerStats()).token_requests.refresh_token;
+      if (now > last) {
+        refreshes.push({ t: Date.now() / 1000, n: now - last });
+        last = now;
+      }
+    }
+    result.end = await sample(page, cdp, paths);
+    result.refreshes = refreshes;
+    result.tokens_received = paths.map(p =>
+      tokensReceived(p, result.start.t, result.end.t)
+    );
+    result.watch_errors = paths
+      .filter(p => existsSync(`${p}.error`))
+      .map(p => readFileSync(`${p}.error`, 'utf-8').slice(0, 300));
+  } catch (error) {
+    result.errors.push(error.message);
+  } finally {
+    await shutdownAll(page);
+    await context.close();
+    await hook('lifetimes', '?access_token_ttl=3600').catch(() => undefined);
+  }
+  return result;
+}
+
 const browser = await chromium.launch({
   executablePath: config.chromium,
   headless: true,
@@ -487,10 +706,8 @@ const watchdog = setTimeout(() => {
   process.exit(3);
 }, config.timeout_s * 1000);
 try {
-  const result =
-    config.mode === 'pageload'
-      ? await pageload(browser)
-      : await session(browser);
+  const modes = { pageload, session, soak };
+  const result = await modes[config.mode](browser);
   process.stdout.write(JSON.stringify(result) + '\n');
 } catch (error) {
   log(error.stack ?? String(error));

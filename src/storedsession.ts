@@ -24,7 +24,10 @@ export interface ISessionClient {
   readonly audience: string;
   /** The scope requested at sign-in. */
   readonly scope: string;
-  /** How token requests travel (with the token URL and client id, what the route probe needs). */
+  /**
+   * How token requests travel: the setting at sign-in, or (setting auto) the
+   * route the sign-in found, so that other tabs need no route probe.
+   */
   readonly tokenTransport: 'auto' | 'browser' | 'server';
 }
 

@@ -7,7 +7,12 @@ import { UUID } from '@lumino/coreutils';
 
 import { discoverApiBaseUrl } from './discovery';
 import { ICartoSettings } from './settings';
-import { ISecrets, IStoredSession, sessionClientOf } from './storedsession';
+import {
+  ISecrets,
+  ISessionClient,
+  IStoredSession,
+  sessionClientOf
+} from './storedsession';
 import { ICartoUser } from './tokens';
 import { Transport } from './transport';
 import { ISealed } from './vault';
@@ -50,7 +55,9 @@ export async function sessionFromResponse(
   const now = Date.now();
   const expiresIn = lifetimeSeconds(response);
   // A refresh keeps the client of the sign-in, whatever the settings say now.
-  const client = before ? current?.client : sessionClientOf(settings);
+  const client = before
+    ? current?.client
+    : withFoundRoute(sessionClientOf(settings), options.transport);
   if (!client) {
     throw new Error('A refreshed session needs the client it was issued by.');
   }
@@ -117,6 +124,24 @@ export async function sessionFromResponse(
     sealed: await options.seal(secrets, fields)
   };
   return { stored, secrets, discoveryError };
+}
+
+/**
+ * The client of a new session with the route its sign-in found to the token
+ * endpoint (when the setting is auto). Other tabs that adopt the session then
+ * refresh by that route at once, instead of each sending the provider a
+ * probe first (a refresh request with a made-up token, which the provider
+ * refuses): one request per refresh reaches the provider, however many tabs.
+ */
+function withFoundRoute(
+  client: ISessionClient,
+  transport: Transport
+): ISessionClient {
+  const route =
+    client.tokenTransport === 'auto'
+      ? transport.routeOf(client.tokenUrl)
+      : undefined;
+  return route ? { ...client, tokenTransport: route } : client;
 }
 
 /** Lifetime assumed for a token when neither the answer nor the token says. */

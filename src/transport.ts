@@ -150,8 +150,22 @@ export class Transport {
     return true;
   }
 
+  /** The route found for this URL's origin, if a request or probe found one. */
+  routeOf(url: string): 'browser' | 'server' | undefined {
+    const known = this._viaServer.get(new URL(url).origin);
+    return known === undefined ? undefined : known ? 'server' : 'browser';
+  }
+
   /** Send a request by the route chosen for its origin. */
   async fetch(req: IHttpRequest): Promise<IHttpResponse> {
+    const origin = new URL(req.url).origin;
+    if (
+      req.method === 'GET' &&
+      this._mode() === 'auto' &&
+      !this._viaServer.has(origin)
+    ) {
+      return this._firstGet(req, origin);
+    }
     if (await this.viaServer(req.url)) {
       return serverFetch(req, this._serverSettings);
     }
@@ -172,6 +186,33 @@ export class Transport {
       }
       throw error;
     }
+  }
+
+  /**
+   * A GET to an origin whose route is not known yet is its own probe: sent
+   * from the browser, and through the server only if the browser may not read
+   * the answer. The default probe (the URL without the request's headers)
+   * would reach a CARTO API without its token: a 401 there on every sign-in.
+   * A GET changes nothing, so sending it twice when the browser cannot read
+   * the first answer is harmless; a 5xx answer leaves the route unknown.
+   */
+  private async _firstGet(
+    req: IHttpRequest,
+    origin: string
+  ): Promise<IHttpResponse> {
+    let response: IHttpResponse;
+    let viaServer = false;
+    try {
+      response = await browserFetch(req);
+    } catch {
+      // The browser may not read this origin, or cannot reach it: ask the server.
+      viaServer = true;
+      response = await serverFetch(req, this._serverSettings);
+    }
+    if (response.status < 500) {
+      this._viaServer.set(origin, viaServer);
+    }
+    return response;
   }
 
   private _viaServer = new Map<string, boolean>();

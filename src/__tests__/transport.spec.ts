@@ -34,6 +34,75 @@ describe('Transport', () => {
   });
 });
 
+describe('Transport, route of an origin not seen yet', () => {
+  const ACCOUNTS = {
+    url: 'https://accounts.example.com/accounts',
+    method: 'GET' as const,
+    headers: { authorization: 'Bearer abc', accept: 'application/json' },
+    timeoutMs: 1000
+  };
+  const realFetch = window.fetch;
+  afterEach(() => {
+    window.fetch = realFetch;
+  });
+
+  /** The browser's fetch, answering `answer` (or failing as CORS does) and recording each request. */
+  function browser(answer: (init: RequestInit) => Response | 'cors') {
+    const sent: RequestInit[] = [];
+    window.fetch = (async (_url: unknown, init: RequestInit) => {
+      sent.push(init);
+      const response = answer(init);
+      if (response === 'cors') {
+        throw new TypeError('Failed to fetch');
+      }
+      return response;
+    }) as typeof window.fetch;
+    return sent;
+  }
+
+  it('sends a GET once, as its own probe: never without its token', async () => {
+    // Given an API that wants a token, readable from the browser
+    const sent = browser(init =>
+      (init.headers as Record<string, string> | undefined)?.authorization
+        ? json(200, { tenant_domain: 'acme.app.carto.com' })
+        : json(401, { error: 'invalid_token' })
+    );
+    const transport = new Transport(() => 'auto');
+
+    // When the lab GETs it the first time, then again
+    const first = await transport.fetch(ACCOUNTS);
+    const second = await transport.fetch(ACCOUNTS);
+
+    // Then each GET went once, with its Authorization header: no 401 probe
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(sent.map(init => init.headers)).toEqual([
+      ACCOUNTS.headers,
+      ACCOUNTS.headers
+    ]);
+    await expect(transport.viaServer(ACCOUNTS.url)).resolves.toBe(false);
+  });
+
+  it('sends a GET the browser may not read through the server, and remembers', async () => {
+    const sent = browser(() => 'cors');
+    const { settings, requests } = fakeServer(() =>
+      json(200, { status: 200, content_type: 'application/json', body: '{}' })
+    );
+    const transport = new Transport(() => 'auto', settings);
+
+    const first = await transport.fetch(ACCOUNTS);
+    await transport.fetch(ACCOUNTS);
+
+    expect(first.status).toBe(200);
+    expect(sent).toHaveLength(1);
+    expect(requests.map(pathOf)).toEqual([
+      '/user/alice/carto-auth/proxy',
+      '/user/alice/carto-auth/proxy'
+    ]);
+    expect((await requests[0].json()).headers).toEqual(ACCOUNTS.headers);
+    await expect(transport.viaServer(ACCOUNTS.url)).resolves.toBe(true);
+  });
+});
+
 describe('serverFetch', () => {
   it('names a server without the extension when the proxy answers no JSON', async () => {
     const { settings } = fakeServer(
