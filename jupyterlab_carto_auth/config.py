@@ -269,3 +269,36 @@ def _env_values() -> tuple[Any, ...]:
 
 
 _OS_ENVIRON = os.environ
+
+#: A CARTO access token in the kernel's environment: when set, ``CartoAuth.from_oauth()``
+#: and the ``%carto`` magics use it before JupyterLab's session, as CARTO's CLI does
+#: (for CI and scheduled jobs). Not a ``CartoConfig`` field: a config is shown in reprs.
+API_TOKEN_VAR = "CARTO_API_TOKEN"  # noqa: S105 - a variable name
+_API_TOKEN_KEY = os.environ.encodekey(API_TOKEN_VAR)
+
+
+def env_api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The token of ``CARTO_API_TOKEN`` (``None`` when unset or blank); ``ConfigError``
+    naming the variable, never quoting it, when it cannot be one token."""
+    if environ is None:
+        data = getattr(os.environ, "_data", None)
+        if type(os.environ) is type(_OS_ENVIRON) and isinstance(data, dict):
+            raw = data.get(_API_TOKEN_KEY)  # one dict read: every from_oauth() does this
+            if raw is None:
+                return None
+        environ = os.environ
+    value = environ.get(API_TOKEN_VAR, "").strip()
+    if not value:
+        return None
+    if value.lower().startswith("bearer "):
+        raise ConfigError(
+            f"{API_TOKEN_VAR} must be the access token alone, without 'Bearer ': set it to "
+            "the token only, then restart the kernel."
+        )
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(
+            f"{API_TOKEN_VAR} must be one CARTO access token, without spaces or control "
+            "characters (its value is not shown here). Set it to the token only, or unset it "
+            "to use JupyterLab's session, then restart the kernel."
+        )
+    return value
