@@ -355,9 +355,10 @@ class StandInLab:
             # to it, and the request is answered with its session.
             self._waiting.pop(0)
             name = profile_name(self.sign_in_gives["user"])
-            out = self.add_profile(self.sign_in_gives)
+            self.others[name] = self.sign_in_gives
             self._bound[first.kernel] = name
-            return out + self._deliver(first, self._reply(first.request, first.kernel))
+            reply = self._deliver(first, self._reply(first.request, first.kernel))
+            return reply + self._tell_profiles()
         return self.sign_in(self.sign_in_gives)
 
     def _wants_new_org(self, kernel: str, request: dict[str, Any]) -> bool:
