@@ -235,7 +235,7 @@ class CartoAuth:
     ) -> CartoAuth | None:
         """``CARTO_API_TOKEN`` of the kernel's environment, which comes before JupyterLab's
         session and the kernel's sign-in (as in CARTO's CLI); ``None`` when it is unset."""
-        token = _env_api_token()
+        token = (_env_token_reader or _env_api_token)()
         if token is None:
             return None
         config = config if config is not None else _config_from_env()
@@ -463,13 +463,12 @@ _env_token_reader: Any = None
 
 
 def _env_api_token() -> str | None:
-    """``config.env_api_token()``, the function imported once."""
+    """``config.env_api_token()``, the function imported once (then ``_env_token_reader``)."""
     global _env_token_reader
-    if _env_token_reader is None:
-        from .config import env_api_token
+    from .config import env_api_token
 
-        _env_token_reader = env_api_token
-    return _env_token_reader()
+    _env_token_reader = env_api_token
+    return env_api_token()
 
 
 def _config_from_env() -> CartoConfig:

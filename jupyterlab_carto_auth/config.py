@@ -275,17 +275,20 @@ _OS_ENVIRON = os.environ
 #: (for CI and scheduled jobs). Not a ``CartoConfig`` field: a config is shown in reprs.
 API_TOKEN_VAR = "CARTO_API_TOKEN"  # noqa: S105 - a variable name
 _API_TOKEN_KEY = os.environ.encodekey(API_TOKEN_VAR)
+#: ``os.environ``'s dict of encoded values, which every change made through it updates
+#: in place (``None`` if this Python has none): asking it is one dict lookup.
+_OS_DATA = getattr(os.environ, "_data", None)
+if not isinstance(_OS_DATA, dict):  # pragma: no cover - not CPython's os.environ
+    _OS_DATA = None
 
 
 def env_api_token(environ: Mapping[str, str] | None = None) -> str | None:
     """The token of ``CARTO_API_TOKEN`` (``None`` when unset or blank); ``ConfigError``
     naming the variable, never quoting it, when it cannot be one token."""
     if environ is None:
-        data = getattr(os.environ, "_data", None)
-        if type(os.environ) is type(_OS_ENVIRON) and isinstance(data, dict):
-            raw = data.get(_API_TOKEN_KEY)  # one dict read: every from_oauth() does this
-            if raw is None:
-                return None
+        # Every from_oauth() asks: unset, as it mostly is, costs one dict lookup.
+        if _OS_DATA is not None and os.environ is _OS_ENVIRON and _API_TOKEN_KEY not in _OS_DATA:
+            return None
         environ = os.environ
     value = environ.get(API_TOKEN_VAR, "").strip()
     if not value:

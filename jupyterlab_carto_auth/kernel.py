@@ -210,13 +210,14 @@ class LabSession:
             and held.profile == info.profile
             and (held.expires_at or 0) > (info.expires_at or 0)
         )
+        if info.profiles is not None:
+            # The list is news even in a stale push (a profile renamed, or added).
+            self._profiles = info.profiles
         if not stale:
             # A lab signed in to no account may send ``profiles: []`` and no ``profile``.
             self._speaks_profiles = info.profile is not None or info.profiles is not None
             if info.profile is not None:
                 self._profile = info.profile
-            if info.profiles is not None:
-                self._profiles = info.profiles
             self._held(info)
         return not stale
 

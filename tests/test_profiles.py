@@ -30,6 +30,7 @@ def account(token: str, org: str | None, expires_in: float = 3000) -> dict[str, 
 
 
 ACME = account(ACME_TOKEN, "acme")
+PROFILE_ENTRY = {"name": "Work", "email": "ana@example.com", "org": "acme", "default": True}
 ACME_NAME = profile_name(ACME["user"])  # "ana@example.com · acme"
 BETA_NAME = "ana@example.com · beta"
 
@@ -110,6 +111,8 @@ def test_profiles_lists_the_labs_accounts_and_use_switches_the_notebook(
     ]
     (status,) = cell.data
     assert f"profile        {BETA_NAME}" in status["text/plain"]
+    cell = client.run("a\n")
+    assert f"profile={BETA_NAME!r}" in cell.data[0]["text/plain"]
     assert "beta" in status["text/html"]
     assert BETA_TOKEN not in cell.text()
     cell = client.run("%carto profiles\n")
@@ -247,8 +250,10 @@ def test_unit_a_session_of_another_profile_is_never_stale() -> None:
         )
 
     store.update(pushed("t" * 30, later, "Work"))
-    # The same profile with an earlier expiry: a stale push, not applied.
-    assert store.update(pushed("s" * 30, later - 100, "Work")).access_token == "t" * 30
+    # The same profile with an earlier expiry: a stale push, not applied; its list is news.
+    stale = {**pushed("s" * 30, later - 100, "Work"), "profiles": [PROFILE_ENTRY]}
+    assert store.update(stale).access_token == "t" * 30
+    assert store.profiles()[2] == (("Work", "ana@example.com", "acme", True),)
     # Another profile (the notebook switched): applied, whatever its expiry.
     assert store.update(pushed("u" * 30, later - 100, "Work 2")).access_token == "u" * 30
     assert store.profiles() == (True, ("Work 2", "acme"), ())

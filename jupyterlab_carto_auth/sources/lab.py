@@ -227,6 +227,9 @@ class LabSource(TokenSource):
         if not status.signed_in:
             return [*parts, "signed out"]
         parts.append(f"user={status.email!r}")
+        speaks, profile, _ = kernel.SESSION.profiles()
+        if speaks and profile is not None:
+            parts.append(f"profile={profile[0]!r}")
         if status.org or self._org:
             parts.append(f"org={status.org or self._org!r}")
         parts.append(f"api_base_url={self._api_base_url_arg or status.api_base_url!r}")
