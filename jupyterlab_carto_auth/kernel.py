@@ -26,6 +26,11 @@ expire), it sends a ``request``:
 - from a coroutine, ``request_session_async`` asks for a comm answer, which
   ipykernel delivers while the cell awaits.
 
+A lab signed in to several CARTO accounts (profiles, docs/protocol.md) tells
+this kernel, which says ``"features": ["profiles"]`` in its hello, which profile
+the session is of and lists them (``LabSession.profiles``); a session of another
+profile is the notebook switched and is taken at once.
+
 Every wait has a deadline. Only the standard library, ``comm``, ``ipykernel``
 and ``IPython`` are used, the last three imported lazily: outside a kernel
 (plain Python) ``attach()`` returns ``False`` and nothing else happens.
