@@ -164,11 +164,17 @@ class CartoAuth:
     ) -> CartoAuth:
         """Sign in as a CARTO user.
 
+        ``CARTO_API_TOKEN`` in the kernel's environment comes first, as in CARTO's
+        CLI (CI, scheduled jobs): its token is used as it is (``source ==
+        "environment"``) and JupyterLab is not asked.
+
         In a notebook whose JupyterLab has jupyterlab-carto-auth, this returns at
         once with the lab's session (nothing is written to disk; the lab keeps the
         token fresh). Signed out there, it asks JupyterLab to show the sign-in
         and waits for it (``CARTO_SIGNIN_TIMEOUT``, default 300 s), and the cell
-        goes on when you have signed in.
+        goes on when you have signed in. With ``org`` and a lab signed in to
+        several accounts (profiles), the lab gives this notebook the profile of
+        that organization, offering to sign in to it when it has none.
 
         Anywhere else it signs in from the kernel, as carto-auth did: a cached
         token if valid (renewed with its refresh token when possible), else the
@@ -183,11 +189,14 @@ class CartoAuth:
             use_cache: read and write that cache.
             open_browser: may the kernel-side sign-in open a browser.
             api_base_url: API Base URL of the account (default: JupyterLab's, the
-                ``CARTO_API_BASE_URL`` setting, else discovered after sign-in).
+                ``CARTO_API_BASE_URL`` setting, else discovered after sign-in; with
+                ``CARTO_API_TOKEN``: ``CARTO_API_BASE_URL``, else discovered).
             org: SSO organization (default: the ``CARTO_ORGANIZATION`` setting).
             config: endpoints and settings (default: ``CartoConfig.from_env()``).
         """
-        auth = cls._lab_at_once(config, org, api_base_url)
+        auth = cls._from_environment(config, org, api_base_url)
+        if auth is None:
+            auth = cls._lab_at_once(config, org, api_base_url)
         if auth is not None:
             return auth
         return _sources().steps.run(
@@ -211,12 +220,31 @@ class CartoAuth:
         sign-in the lab shows is waited for without the stdin channel. Without
         JupyterLab, the kernel-side sign-in runs in a thread.
         """
-        auth = cls._lab_at_once(config, org, api_base_url)
+        auth = cls._from_environment(config, org, api_base_url)
+        if auth is None:
+            auth = cls._lab_at_once(config, org, api_base_url)
         if auth is not None:
             return auth
         return await _sources().steps.run_async(
             cls._oauth(config, org, api_base_url, cache_filepath, use_cache, open_browser)
         )
+
+    @classmethod
+    def _from_environment(
+        cls, config: CartoConfig | None, org: str | None, api_base_url: str | None
+    ) -> CartoAuth | None:
+        """``CARTO_API_TOKEN`` of the kernel's environment, which comes before JupyterLab's
+        session and the kernel's sign-in (as in CARTO's CLI); ``None`` when it is unset."""
+        token = (_env_token_reader or _env_api_token)()
+        if token is None:
+            return None
+        config = config if config is not None else _config_from_env()
+        org = org if org is not None else config.organization
+        _kernel().ensure_attached()  # still attached: %carto status says the lab is ignored
+        from .sources.environment import EnvironmentToken
+
+        base = _checked_api_base_url(api_base_url)
+        return cls._over(EnvironmentToken(config, org, base, token), config)
 
     @classmethod
     def _lab_at_once(
@@ -231,6 +259,12 @@ class CartoAuth:
         kernel.ensure_attached()
         if kernel.SESSION.valid_token() is None:
             return None
+        if org is not None:
+            # With a lab that knows profiles, a session of another organization is not
+            # this one's: ``_oauth`` asks the lab for the profile of ``org``.
+            _, held_org, speaks_profiles = kernel.SESSION.pinned
+            if speaks_profiles and held_org != org:
+                return None
         base = _checked_api_base_url(api_base_url)
         return cls._over(_sources().LabSource(config, org, base), config)
 
@@ -275,7 +309,8 @@ class CartoAuth:
 
     @property
     def source(self) -> str:
-        """Where the tokens come from: ``lab``, ``kernel``, ``m2m`` or ``token``."""
+        """Where the tokens come from: ``lab``, ``kernel``, ``m2m``, ``token`` or
+        ``environment`` (``CARTO_API_TOKEN``)."""
         return self._source.name
 
     def _ask(self, ask: Callable[[TokenSource], _T]) -> _T:
@@ -424,6 +459,16 @@ def _kernel() -> Any:
 
 
 _config_class: Any = None
+_env_token_reader: Any = None
+
+
+def _env_api_token() -> str | None:
+    """``config.env_api_token()``, the function imported once (then ``_env_token_reader``)."""
+    global _env_token_reader
+    from .config import env_api_token
+
+    _env_token_reader = env_api_token
+    return env_api_token()
 
 
 def _config_from_env() -> CartoConfig:

@@ -269,3 +269,39 @@ def _env_values() -> tuple[Any, ...]:
 
 
 _OS_ENVIRON = os.environ
+
+#: A CARTO access token in the kernel's environment: when set, ``CartoAuth.from_oauth()``
+#: and the ``%carto`` magics use it before JupyterLab's session, as CARTO's CLI does
+#: (for CI and scheduled jobs). Not a ``CartoConfig`` field: a config is shown in reprs.
+API_TOKEN_VAR = "CARTO_API_TOKEN"  # noqa: S105 - a variable name
+_API_TOKEN_KEY = os.environ.encodekey(API_TOKEN_VAR)
+#: ``os.environ``'s dict of encoded values, which every change made through it updates
+#: in place (``None`` if this Python has none): asking it is one dict lookup.
+_OS_DATA = getattr(os.environ, "_data", None)
+if not isinstance(_OS_DATA, dict):  # pragma: no cover - not CPython's os.environ
+    _OS_DATA = None
+
+
+def env_api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The token of ``CARTO_API_TOKEN`` (``None`` when unset or blank); ``ConfigError``
+    naming the variable, never quoting it, when it cannot be one token."""
+    if environ is None:
+        # Every from_oauth() asks: unset, as it mostly is, costs one dict lookup.
+        if _OS_DATA is not None and os.environ is _OS_ENVIRON and _API_TOKEN_KEY not in _OS_DATA:
+            return None
+        environ = os.environ
+    value = environ.get(API_TOKEN_VAR, "").strip()
+    if not value:
+        return None
+    if value.lower().startswith("bearer "):
+        raise ConfigError(
+            f"{API_TOKEN_VAR} must be the access token alone, without 'Bearer ': set it to "
+            "the token only, then restart the kernel."
+        )
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(
+            f"{API_TOKEN_VAR} must be one CARTO access token, without spaces or control "
+            "characters (its value is not shown here). Set it to the token only, or unset it "
+            "to use JupyterLab's session, then restart the kernel."
+        )
+    return value

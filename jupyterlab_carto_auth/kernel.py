@@ -26,6 +26,11 @@ expire), it sends a ``request``:
 - from a coroutine, ``request_session_async`` asks for a comm answer, which
   ipykernel delivers while the cell awaits.
 
+A lab signed in to several CARTO accounts (profiles, docs/protocol.md) tells
+this kernel, which says ``"features": ["profiles"]`` in its hello, which profile
+the session is of and lists them (``LabSession.profiles``); a session of another
+profile is the notebook switched and is taken at once.
+
 Every wait has a deadline. Only the standard library, ``comm``, ``ipykernel``
 and ``IPython`` are used, the last three imported lazily: outside a kernel
 (plain Python) ``attach()`` returns ``False`` and nothing else happens.
@@ -127,6 +132,15 @@ class LabSession:
         #: ``current.is_valid()`` is ``fresh[1] - time.time() > fresh[2]``: the
         #: lock-free hot path of ``CartoAuth.get_access_token`` (see ``_held``).
         self.fresh: tuple[str, float, float] | None = None
+        #: What the lab said of its profiles (docs/protocol.md, "Profiles"): whether its
+        #: newest session named a profile (a lab that predates profiles never does), the
+        #: profile this notebook uses, and the lab's list. Kept across ``mark_signed_out``.
+        self._speaks_profiles = False
+        self._profile: tuple[str, str | None] | None = None
+        self._profiles: tuple[tuple[str, str, str | None, bool], ...] = ()
+        #: ``(fresh, org of the session held, speaks_profiles)``, replaced whole with
+        #: ``fresh``: the lock-free hot path of a ``CartoAuth`` made for one organization.
+        self.pinned: tuple[tuple[str, float, float] | None, str | None, bool] = (None, None, False)
 
     def _held(self, info: LabSessionInfo | None) -> None:
         """Hold ``info`` (with the lock held). The snapshot is an immutable tuple stored
@@ -138,6 +152,9 @@ class LabSession:
             self.fresh = None
         else:
             self.fresh = (info.access_token, expires_at, info.margin())  # type: ignore[union-attr]
+        # The profile's organization: a signed-out session of a profile names it there only.
+        org = None if info is None else info.profile[1] if info.profile else info.org
+        self.pinned = (self.fresh, org, self._speaks_profiles)
 
     def valid_token(self) -> str | None:
         """The lab's token while ``current.is_valid()``, else ``None``; lock-free."""
@@ -194,11 +211,34 @@ class LabSession:
             and held.signed_in
             and held.email == info.email
             and held.org == info.org
+            # Another profile is the notebook switched: taken at once, whatever its expiry.
+            and held.profile == info.profile
             and (held.expires_at or 0) > (info.expires_at or 0)
         )
+        if info.profiles is not None:
+            # The list is news even in a stale push (a profile renamed, or added).
+            self._profiles = info.profiles
         if not stale:
+            # A lab signed in to no account may send ``profiles: []`` and no ``profile``.
+            self._speaks_profiles = info.profile is not None or info.profiles is not None
+            if info.profile is not None:
+                self._profile = info.profile
             self._held(info)
         return not stale
+
+    def profiles(
+        self,
+    ) -> tuple[bool, tuple[str, str | None] | None, tuple[tuple[str, str, str | None, bool], ...]]:
+        """``(speaks_profiles, this notebook's profile, the lab's profiles)``, from the
+        newest session taken: ``(False, None, ())`` with a lab that predates profiles."""
+        with self._lock:
+            return self._speaks_profiles, self._profile, self._profiles
+
+    @property
+    def speaks_profiles(self) -> bool:
+        """The newest session taken named its profile: the lab knows profiles."""
+        with self._lock:
+            return self._speaks_profiles
 
     def offer(self, message: dict[str, Any], sender: str | None) -> LabSessionInfo | None:
         """Record a ``session`` from the lab client ``sender``, unless it is another person's.
@@ -242,6 +282,9 @@ class LabSession:
     def clear(self) -> None:
         """Forget everything, as in a new kernel (tests)."""
         with self._lock:
+            self._speaks_profiles = False
+            self._profile = None
+            self._profiles = ()
             self._held(None)
             self._lab_present = False
             self._given_by = None
@@ -376,7 +419,13 @@ _TARGET = "carto_auth"
 def _hello() -> dict[str, Any]:
     from . import __version__
 
-    return {"v": 1, "type": "hello", "versions": [1], "package_version": __version__}
+    return {
+        "v": 1,
+        "type": "hello",
+        "versions": [1],
+        "package_version": __version__,
+        "features": ["profiles"],
+    }
 
 
 def _open_comm_locked() -> bool:
@@ -525,30 +574,44 @@ class _Request:
     """One request to the lab, built and checked the same way for every caller."""
 
     def __init__(
-        self, id: str, min_ttl: float, interactive: bool, org: str | None, seconds: float
+        self,
+        id: str,
+        min_ttl: float,
+        interactive: bool,
+        org: str | None,
+        seconds: float,
+        profile: str | None = None,
     ) -> None:
         self.id = id
         self.min_ttl = min_ttl
         self.interactive = interactive
         self.org = org
         self.seconds = seconds
+        self.profile = profile
 
     @classmethod
     def new(
-        cls, min_ttl: float, interactive: bool, org: str | None, timeout: float | None
+        cls,
+        min_ttl: float,
+        interactive: bool,
+        org: str | None,
+        timeout: float | None,
+        profile: str | None = None,
     ) -> _Request:
         if running_ipykernel() is None or not ensure_attached():
             from .errors import CredentialsError
 
             raise CredentialsError("JupyterLab can only hand a CARTO session to a Jupyter kernel.")
         seconds = LAB_REPLY_TIMEOUT if timeout is None else float(timeout)
-        return cls(new_request_id(), _checked_min_ttl(min_ttl), interactive, org, seconds)
+        return cls(new_request_id(), _checked_min_ttl(min_ttl), interactive, org, seconds, profile)
 
     def send(self, reply_via: str) -> None:
         from . import protocol
         from .errors import LabNoAnswer
 
-        message = protocol.request(self.id, self.interactive, self.org, self.min_ttl, reply_via)
+        message = protocol.request(
+            self.id, self.interactive, self.org, self.min_ttl, reply_via, self.profile
+        )
         if not _send(message):
             raise LabNoAnswer(
                 "Could not send the request to JupyterLab: the comm to the lab is closed."
@@ -571,8 +634,12 @@ def request_session(
     interactive: bool = False,
     org: str | None = None,
     timeout: float | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Ask the lab for a session whose token is valid ``min_ttl`` more seconds; wait for it.
+
+    With ``profile`` (a profile name), the session of that profile of the lab: the lab
+    binds this notebook to it (``%carto use``; a lab that predates profiles ignores it).
 
     For synchronous callers. In the kernel's main thread the answer comes on the
     stdin channel (an unsolicited ``input_reply``, so no prompt ever appears);
@@ -582,7 +649,7 @@ def request_session(
     ``LabNoAnswer`` after ``timeout`` seconds (default ``LAB_REPLY_TIMEOUT``),
     ``CredentialsError`` outside a kernel.
     """
-    request = _Request.new(min_ttl, interactive, org, timeout)
+    request = _Request.new(min_ttl, interactive, org, timeout, profile)
     deadline = time.monotonic() + request.seconds
     if threading.current_thread() is threading.main_thread():
         with _bridge.lock:
@@ -605,12 +672,13 @@ async def request_session_async(
     interactive: bool = False,
     org: str | None = None,
     timeout: float | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """``request_session`` for coroutines: the lab answers on the comm, which ipykernel
     delivers while the cell awaits. Bounded by ``timeout`` seconds."""
     import asyncio
 
-    request = _Request.new(min_ttl, interactive, org, timeout)
+    request = _Request.new(min_ttl, interactive, org, timeout, profile)
     loop = asyncio.get_running_loop()
     future = loop.create_future()
     with request.waiting(_Waiter(loop, future)):

@@ -34,7 +34,13 @@ Usage: %carto <command>
   token [--show]  the access token, masked unless --show (then shown for a while,
                   not saved in the notebook)
   whoami          email, name and organization
-  help            this help"""
+  profiles        the CARTO accounts (profiles) JupyterLab is signed in to, and the one
+                  this notebook uses (no tokens)
+  use NAME        switch this notebook to JupyterLab's profile NAME
+  help            this help
+
+CARTO_API_TOKEN in the kernel's environment comes first: while it is set, its token
+is used and JupyterLab's session is not."""
 
 HELP = {
     "status": "%carto status: who is signed in to CARTO, organization, API base URL, "
@@ -46,6 +52,11 @@ HELP = {
         f"for {TOKEN_SHOW_SECONDS:g} s and then masks it, so the notebook does not save it."
     ),
     "whoami": "%carto whoami: email, name and organization of the signed-in user.",
+    "profiles": "%carto profiles: the CARTO accounts (profiles) JupyterLab is signed in to: "
+    "name, email, organization, the default, and the one this notebook uses. No tokens.",
+    "use": "%carto use NAME: switch this notebook to JupyterLab's CARTO profile NAME (as "
+    "%carto profiles lists it; the rest of the line is the name); the kernel takes its "
+    "token at once.",
     "help": "%carto help [command]: help.",
 }
 
@@ -58,16 +69,25 @@ class Status:
     this module costs, bench figure 1b.)
     """
 
-    def __init__(self, lab_attached: bool, source: str, session: SourceStatus) -> None:
+    def __init__(
+        self,
+        lab_attached: bool,
+        source: str,
+        session: SourceStatus,
+        notes: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.lab_attached = lab_attached
         self.source = source
         self.session = session
+        #: More ``(label, value)`` rows: the lab's profile, a session not used.
+        self.notes = notes
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        mine = (self.lab_attached, self.source, self.session)
-        return mine == (other.lab_attached, other.source, other.session)  # type: ignore[attr-defined]
+        mine = (self.lab_attached, self.source, self.session, self.notes)
+        theirs = (other.lab_attached, other.source, other.session, other.notes)  # type: ignore[attr-defined]
+        return mine == theirs
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
@@ -88,6 +108,7 @@ class Status:
                 ("API base URL", session.api_base_url or "not known yet"),
                 ("expires in", _duration(session.expires_in)),
             ]
+        rows += list(self.notes)
         rows.append(("lab extension", "attached" if self.lab_attached else "not attached"))
         return rows
 
@@ -134,7 +155,33 @@ def _lab() -> Any:
     if not kernel.SESSION.lab_present:
         return None
     config = CartoConfig.from_env()
-    return LabSource(config, config.organization, None)
+    # A lab that knows profiles: the notebook's own profile, whatever its organization.
+    org = None if kernel.SESSION.speaks_profiles else config.organization
+    return LabSource(config, org, None)
+
+
+def _environment() -> Any:
+    """The source of ``CARTO_API_TOKEN``, or ``None`` when it is not set."""
+    from .config import CartoConfig, env_api_token
+
+    if env_api_token() is None:
+        return None
+    from .sources.environment import from_environment
+
+    config = CartoConfig.from_env()
+    return from_environment(config, config.organization, None)
+
+
+ENVIRONMENT = "CARTO_API_TOKEN of the kernel's environment"
+ENVIRONMENT_NOTE = (
+    "This kernel uses CARTO_API_TOKEN from its environment, which comes before JupyterLab's "
+    "session: unset it (and restart the kernel) to use JupyterLab's CARTO account."
+)
+NO_LAB_FOR_PROFILES = (
+    "No JupyterLab with jupyterlab-carto-auth has spoken to this kernel: profiles are "
+    "JupyterLab's. Open this notebook in JupyterLab with the extension, or sign in with "
+    "%carto login."
+)
 
 
 def _kernel_signin() -> Any:
@@ -150,9 +197,15 @@ def status() -> Status:
     """The session this kernel would use now (no network request)."""
     from . import kernel
 
+    environment = _environment()
+    if environment is not None:
+        notes = (("JupyterLab's session", "not used while CARTO_API_TOKEN is set"),)
+        return Status(kernel.is_attached(), ENVIRONMENT, environment.status(), notes)
     lab = _lab()
     if lab is not None:
-        return Status(kernel.is_attached(), "JupyterLab", lab.status())
+        speaks, profile, _ = kernel.SESSION.profiles()
+        notes = (("profile", profile[0]),) if speaks and profile is not None else ()
+        return Status(kernel.is_attached(), "JupyterLab", lab.status(), notes)
     cached = _kernel_signin().status()
     if cached.expires_in is None:  # nothing cached
         return Status(False, "this kernel", cached)
@@ -186,6 +239,9 @@ def cmd_whoami(args: list[str]) -> None:
 
 
 def _current_token() -> str | None:
+    environment = _environment()
+    if environment is not None:
+        return environment.access_token()
     lab = _lab()
     if lab is not None:
         return lab.access_token() if lab.status().signed_in else None
@@ -241,6 +297,9 @@ def cmd_login(args: list[str]) -> None:
 
     org = args[1] if args else None
     auth = CartoAuth.from_oauth(org=org)
+    if auth.source == "environment":
+        print(ENVIRONMENT_NOTE)
+        return
     who = status().session.email or "your CARTO account"
     where = "JupyterLab's session" if auth.source == "lab" else "this kernel"
     print(f"Signed in to CARTO as {who} ({where}).")
@@ -249,6 +308,9 @@ def cmd_login(args: list[str]) -> None:
 def cmd_logout(args: list[str]) -> None:
     from . import kernel
 
+    if _environment() is not None:
+        print(ENVIRONMENT_NOTE)
+        return
     if kernel.SESSION.lab_present:
         if kernel.sign_out():
             print(
@@ -265,6 +327,80 @@ def cmd_logout(args: list[str]) -> None:
     )
 
 
+def _lab_with_profiles() -> bool:
+    """True when a lab that knows profiles serves this kernel; else print why not."""
+    from . import kernel
+    from .sources.lab import PREDATES_PROFILES
+
+    if not kernel.SESSION.lab_present and not kernel.probe_lab():
+        print(NO_LAB_FOR_PROFILES)
+        return False
+    if not kernel.SESSION.speaks_profiles:
+        print(PREDATES_PROFILES)
+        return False
+    return True
+
+
+def cmd_profiles(args: list[str]) -> None:
+    from . import kernel
+
+    if _environment() is not None:
+        print(ENVIRONMENT_NOTE)
+    if not _lab_with_profiles():
+        return
+    _, profile, profiles = kernel.SESSION.profiles()
+    if not profiles:
+        print("JupyterLab is not signed in to any CARTO account. Sign in with: %carto login")
+        return
+    current = None if profile is None else profile[0]
+    rows = [("", "name", "email", "organization", "")]
+    rows += [
+        ("*" if name == current else "", name, email, org or "-", "default" if default else "")
+        for name, email, org, default in profiles
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    print("CARTO profiles in JupyterLab (* this notebook):")
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    if current is not None and current not in {p[0] for p in profiles}:
+        print(f"This notebook's profile {current!r} is not signed in in JupyterLab.")
+    print("Switch this notebook with: %carto use <name>")
+
+
+def cmd_use(args: list[str]) -> None:
+    from . import protocol
+    from .config import CartoConfig
+    from .sources.lab import AskLab
+
+    name = args[0]
+    if _environment() is not None:
+        print(ENVIRONMENT_NOTE)
+        return
+    if not protocol.is_profile_name(name):
+        print(
+            f"%carto use: a profile name is 1 to {protocol.MAX_PROFILE_NAME} characters; "
+            "see %carto profiles.",
+            file=sys.stderr,
+        )
+        return
+    if not _lab_with_profiles():
+        return
+    config = CartoConfig.from_env()
+    answer = AskLab(60, None, interactive=True, timeout=config.signin_timeout, profile=name).run()
+    profile = answer.get("profile") or {"name": name}
+    if answer["state"] != "signed_in":
+        print(
+            f"This notebook now uses the CARTO profile {profile['name']!r}, which is not "
+            "signed in (or not allowed for this notebook): sign in to it in JupyterLab, "
+            "then run this cell again."
+        )
+        return
+    user = answer["user"]
+    org = user["org"] or "no organization"
+    print(f"This notebook now uses the CARTO profile {profile['name']!r}: {user['email']} ({org}).")
+
+
 def cmd_help(args: list[str]) -> None:
     print(HELP[args[0]] if args else USAGE)
 
@@ -276,6 +412,8 @@ COMMANDS: dict[str, Any] = {
     "logout": (cmd_logout, lambda a: a == []),
     "token": (cmd_token, lambda a: a in ([], ["--show"])),
     "whoami": (cmd_whoami, lambda a: a == []),
+    "profiles": (cmd_profiles, lambda a: a == []),
+    "use": (cmd_use, lambda a: len(a) == 1 and a[0] != ""),
     "help": (cmd_help, lambda a: a == [] or (len(a) == 1 and a[0] in HELP)),
 }
 
@@ -287,6 +425,13 @@ def carto(line: str) -> None:
         print(USAGE)
         return
     name, rest = args[0], args[1:]
+    if name == "use" and rest:
+        # A profile name may have spaces ("ana@example.com · acme"): the rest of the line,
+        # without quotes around it.
+        whole = line.strip()[len(name) :].strip()
+        if len(whole) >= 2 and whole[0] == whole[-1] and whole[0] in "'\"":
+            whole = whole[1:-1]
+        rest = [whole]
     entry = COMMANDS.get(name)
     if entry is None or not entry[1](rest):
         print(f"%carto: unknown command or arguments: {line.strip()!r}\n\n{USAGE}")

@@ -1,4 +1,5 @@
-"""The ``carto_auth`` comm protocol v1, kernel side (``docs/protocol.md``).
+"""The ``carto_auth`` comm protocol v1, kernel side (``docs/protocol.md``), with the
+optional fields of the feature ``profiles`` (its section "Profiles").
 
 The same rules live in ``src/protocol.ts``; both sides are tested against
 ``docs/protocol-examples.json``. Standard library only.
@@ -29,14 +30,32 @@ MAX_BYTES = 65536
 #: Largest ``min_ttl`` of a request, seconds.
 MAX_MIN_TTL = 3600
 
-ERROR_CODES = ("cancelled", "timeout", "network", "denied", "unsupported_version", "bad_request")
-REASONS = ("sign_in", "refresh", "reply", "attach", "sign_out", "not_granted")
+ERROR_CODES = (
+    "cancelled",
+    "timeout",
+    "network",
+    "denied",
+    "unsupported_version",
+    "bad_request",
+    "unknown_profile",
+)
+REASONS = ("sign_in", "refresh", "reply", "attach", "sign_out", "not_granted", "profiles")
 STATES = ("signed_in", "signed_out")
 REPLY_VIA = ("comm", "stdin")
 
 #: Key of the JSON object a lab sends as the ``value`` of an unsolicited stdin
 #: ``input_reply``: ``{"carto_auth": 1, "id": <request id>, "message": {...}}``.
 STDIN_KEY = "carto_auth"
+
+#: The optional features a kernel of this package announces in its ``hello``: a lab
+#: sends the fields and messages of a feature only to kernels that listed it
+#: (docs/protocol.md, "Profiles").
+FEATURES = ("profiles",)
+#: What only kernels whose ``hello`` listed ``"profiles"`` are ever sent.
+PROFILE_REASONS = frozenset({"profiles"})
+PROFILE_ERROR_CODES = frozenset({"unknown_profile"})
+#: A profile name is 1 to this many characters (UTF-16 code units, JavaScript's length).
+MAX_PROFILE_NAME = 128
 
 _TYPES: dict[str, frozenset[str]] = {
     "kernel_to_lab": frozenset({"hello", "request", "sign_out", "error"}),
@@ -80,6 +99,16 @@ def _is_id(value: Any) -> bool:
 
 def _nullable_str(value: Any) -> bool:
     return value is None or isinstance(value, str)
+
+
+def _js_length(value: str) -> int:
+    """``value.length`` in JavaScript: UTF-16 code units (an emoji counts 2)."""
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def is_profile_name(value: Any) -> bool:
+    """A profile name: a string of 1 to ``MAX_PROFILE_NAME`` characters."""
+    return isinstance(value, str) and 0 < _js_length(value) <= MAX_PROFILE_NAME
 
 
 def encoded_size(obj: Any) -> int:
@@ -145,6 +174,41 @@ def _check_hello(obj: dict[str, Any]) -> None:
         or not isinstance(obj.get("package_version"), str)
     ):
         raise _bad('hello needs "versions" (integers) and "package_version".')
+    if "features" in obj:
+        features = obj["features"]
+        if not isinstance(features, list) or not all(isinstance(x, str) for x in features):
+            raise _bad('hello "features" must be a list of strings.')
+
+
+def _check_profile_fields(obj: dict[str, Any]) -> None:
+    """A session's optional ``profile`` and ``profiles`` (feature ``profiles``)."""
+    if "profile" in obj:
+        profile = obj["profile"]
+        if (
+            not isinstance(profile, dict)
+            or not is_profile_name(profile.get("name"))
+            or "org" not in profile
+            or not _nullable_str(profile["org"])
+        ):
+            raise _bad(
+                f'session "profile" must be {{name, org}}: a name of 1 to {MAX_PROFILE_NAME} '
+                "characters, org a string or null."
+            )
+    if "profiles" in obj:
+        profiles = obj["profiles"]
+        if not isinstance(profiles, list) or not all(
+            isinstance(p, dict)
+            and is_profile_name(p.get("name"))
+            and isinstance(p.get("email"), str)
+            and "org" in p
+            and _nullable_str(p["org"])
+            and isinstance(p.get("default"), bool)
+            for p in profiles
+        ):
+            raise _bad(
+                'session "profiles" must be a list of {name, email, org, default}: names of '
+                f"1 to {MAX_PROFILE_NAME} characters, org a string or null, default true or false."
+            )
 
 
 def _check_session(obj: dict[str, Any]) -> None:
@@ -154,6 +218,7 @@ def _check_session(obj: dict[str, Any]) -> None:
     reason = obj.get("reason")
     if not isinstance(reason, str) or reason not in REASONS:
         raise _bad('session "reason" is unknown.')
+    _check_profile_fields(obj)
     if obj["state"] != "signed_in":
         return
     token = obj.get("access_token")
@@ -194,6 +259,10 @@ def _check_request(obj: dict[str, Any]) -> None:
         raise _bad(f'request "min_ttl" must be 0 to {MAX_MIN_TTL} seconds.')
     if obj.get("reply_via") not in REPLY_VIA:
         raise _bad('request "reply_via" must be comm or stdin.')
+    if "profile" in obj and not is_profile_name(obj["profile"]):
+        raise _bad(
+            f'request "profile" must be a profile name of 1 to {MAX_PROFILE_NAME} characters.'
+        )
 
 
 def _check_error(obj: dict[str, Any]) -> None:
@@ -217,7 +286,7 @@ _CHECKS = {
 
 
 def hello() -> dict[str, Any]:
-    """The ``comm_open`` data: versions spoken and this package's version."""
+    """The ``comm_open`` data: versions spoken, this package's version, its features."""
     from . import __version__
 
     return {
@@ -225,6 +294,7 @@ def hello() -> dict[str, Any]:
         "type": "hello",
         "versions": list(VERSIONS),
         "package_version": __version__,
+        "features": list(FEATURES),
     }
 
 
@@ -234,9 +304,11 @@ def request(
     org: str | None,
     min_ttl: float,
     reply_via: Literal["comm", "stdin"],
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    """A ``request`` for a session valid ``min_ttl`` more seconds; ``ProtocolError`` if invalid."""
-    message = {
+    """A ``request`` for a session valid ``min_ttl`` more seconds; with ``profile``, of
+    that profile (the lab binds the notebook to it). ``ProtocolError`` if invalid."""
+    message: dict[str, Any] = {
         "v": VERSION,
         "type": "request",
         "id": id,
@@ -245,6 +317,8 @@ def request(
         "min_ttl": min_ttl,
         "reply_via": reply_via,
     }
+    if profile is not None:
+        message["profile"] = profile
     return parse_message(message, "kernel_to_lab")
 
 

@@ -128,6 +128,8 @@ class LabSessionInfo(Record):
         "email",
         "name",
         "org",
+        "profile",
+        "profiles",
     )
     state: str
     reason: str
@@ -138,6 +140,12 @@ class LabSessionInfo(Record):
     email: str | None
     name: str | None
     org: str | None
+    #: ``(name, org)`` of the lab's profile this session is of; ``None`` from a lab that
+    #: predates profiles (docs/protocol.md, "Profiles").
+    profile: tuple[str, str | None] | None
+    #: Every profile of the lab, ``(name, email, org, default)`` each (nothing secret), when
+    #: the session listed them; else ``None``.
+    profiles: tuple[tuple[str, str, str | None, bool], ...] | None
 
     def __init__(
         self,
@@ -150,6 +158,8 @@ class LabSessionInfo(Record):
         email: str | None = None,
         name: str | None = None,
         org: str | None = None,
+        profile: tuple[str, str | None] | None = None,
+        profiles: tuple[tuple[str, str, str | None, bool], ...] | None = None,
     ) -> None:
         self.__dict__.update(
             state=state,
@@ -161,14 +171,25 @@ class LabSessionInfo(Record):
             email=email,
             name=name,
             org=org,
+            profile=profile,
+            profiles=profiles,
         )
 
     @classmethod
     def from_message(cls, message: dict[str, Any], now: float | None = None) -> LabSessionInfo:
         """From a message that ``protocol.parse_message`` accepted."""
         received = time.time() if now is None else now
+        profile = message.get("profile")
+        about = {
+            "profile": None if profile is None else (profile["name"], profile["org"]),
+            "profiles": (
+                tuple((p["name"], p["email"], p["org"], p["default"]) for p in message["profiles"])
+                if "profiles" in message
+                else None
+            ),
+        }
         if message["state"] != "signed_in":
-            return cls(state="signed_out", reason=message["reason"], received_at=received)
+            return cls(state="signed_out", reason=message["reason"], received_at=received, **about)
         user = message["user"]
         base = message.get("api_base_url")
         return cls(
@@ -181,6 +202,7 @@ class LabSessionInfo(Record):
             email=user["email"],
             name=user["name"],
             org=user.get("org"),
+            **about,
         )
 
     @property
@@ -211,11 +233,12 @@ class LabSessionInfo(Record):
         )
 
     def __repr__(self) -> str:
+        profile = "" if self.profile is None else f", profile={self.profile[0]!r}"
         if not self.signed_in:
-            return f"LabSessionInfo(state={self.state!r}, reason={self.reason!r})"
+            return f"LabSessionInfo(state={self.state!r}, reason={self.reason!r}{profile})"
         return (
             f"LabSessionInfo(state='signed_in', reason={self.reason!r}, email={self.email!r}, "
-            f"org={self.org!r}, api_base_url={self.api_base_url!r}, "
+            f"org={self.org!r}{profile}, api_base_url={self.api_base_url!r}, "
             f"access_token={mask(self.access_token or '')!r}, "
             f"expires_in={self.expires_in():.0f}s)"
         )

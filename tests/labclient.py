@@ -60,8 +60,11 @@ def session_message(
     name: str = "Sandbox Analyst",
     org: str | None = None,
     id: str | None = None,
+    profile: dict[str, Any] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A valid ``session`` message: signed in with ``token``, or signed out if ``None``."""
+    """A valid ``session`` message: signed in with ``token``, or signed out if ``None``;
+    with ``profile`` and ``profiles`` as a lab that knows profiles sends them."""
     if token is None:
         message: dict[str, Any] = {
             "v": 1,
@@ -80,9 +83,18 @@ def session_message(
             "user": {"email": email, "name": name, "org": org},
             "reason": reason,
         }
+    if profile is not None:
+        message["profile"] = profile
+    if profiles is not None:
+        message["profiles"] = profiles
     if id is not None:
         message["id"] = id
     return protocol.parse_message(message, "lab_to_kernel")
+
+
+def profile_name(user: dict[str, Any]) -> str:
+    """A profile's default name: ``<email> · <org>``, or ``<email>`` when org is null."""
+    return user["email"] if user["org"] is None else f"{user['email']} · {user['org']}"
 
 
 #: What the lab says when the user cancels or nobody signs in for a waiting request.
@@ -126,6 +138,13 @@ class StandInLab:
     when signed out: ``{"access_token", "expires_at" (epoch s), "api_base_url", "user"}``.
     tests/test_lab_scenarios.py holds it to the scenarios the TypeScript bridge is
     tested on; ``LabClient.play`` puts it in front of a real kernel.
+
+    Profiles (docs/protocol.md, "Profiles"): ``session`` is the default profile's;
+    ``add_profile`` signs in to another account, ``switch`` binds a notebook's kernel to
+    a profile. Only kernels whose hello listed ``"profiles"`` in ``features`` are told of
+    profiles (fields ``profile``/``profiles``, reason ``profiles``, ``unknown_profile``);
+    to the others this lab behaves as one of package 0.1.0, with their bound profile's
+    session.
     """
 
     def __init__(
@@ -148,6 +167,10 @@ class StandInLab:
         self._signed_out: set[str] = set()  # kernels that signed themselves out
         self._last_pushed = "out"
         self._last_pushed = self._push_key()
+        #: Profiles other than the default one (``session``), by name.
+        self.others: dict[str, dict[str, Any]] = {}
+        self._bound: dict[str, str] = {}  # kernel -> a profile of ``others``
+        self._features: dict[str, frozenset[str]] = {}  # kernel -> its hello's features
 
     # --- what a kernel does --------------------------------------------------------------
 
@@ -183,7 +206,8 @@ class StandInLab:
         self._attached[kernel] = comm_id
         self._listening.add((kernel, comm_id))
         self._signed_out.discard(kernel)
-        message = self._session_message("attach")
+        self._features[kernel] = frozenset(hello.get("features", ()))
+        message = self._session_message("attach", kernel=kernel)
         return [] if message is None else [self._comm(kernel, comm_id, message)]
 
     def receive(
@@ -203,6 +227,11 @@ class StandInLab:
             return [self._comm(kernel, comm_id, protocol.error(exc.code, exc.message))]
         if message["type"] == "request":
             self._signed_out.discard(kernel)  # it asks again: it gets the session
+            if self._knows_profiles(kernel):
+                refused = self._bind_for(kernel, message)
+                if refused is not None:
+                    asked = _Asked(kernel, comm_id, message, 0, 0)
+                    return self._deliver(asked, refused)
             return self._answer(kernel, comm_id, message)
         if message["type"] == "sign_out":
             # Only this kernel: the lab-wide sign-out needs the user's click in the lab.
@@ -240,6 +269,76 @@ class StandInLab:
         self.signing_in = True
         return self._changed()
 
+    def add_profile(self, session: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
+        """The user signs in to another CARTO account: a new profile; the kernels that
+        know profiles are told the list changed (``reason: "profiles"``)."""
+        self.others[name or profile_name(session["user"])] = session
+        return self._tell_profiles()
+
+    def switch(self, kernel: str, name: str | None) -> list[dict[str, Any]]:
+        """The user binds ``kernel``'s notebook to profile ``name`` (``None``: the default);
+        the kernel gets that profile's session at once."""
+        if name is None or name == self._default_name():
+            self._bound.pop(kernel, None)
+        else:
+            assert name in self.others, f"no profile {name!r}"
+            self._bound[kernel] = name
+        if kernel not in self._attached:
+            return []
+        reason = "profiles" if self._knows_profiles(kernel) else "refresh"
+        message = self._session_message(reason, kernel=kernel)
+        return [] if message is None else [self._comm(kernel, self._attached[kernel], message)]
+
+    def _default_name(self) -> str | None:
+        return None if self.session is None else profile_name(self.session["user"])
+
+    def _knows_profiles(self, kernel: str) -> bool:
+        return "profiles" in self._features.get(kernel, frozenset())
+
+    def _profile_list(self) -> list[dict[str, Any]]:
+        out = []
+        if self.session is not None:
+            user = self.session["user"]
+            out.append({**self._public(profile_name(user), user), "default": True})
+        for name, session in self.others.items():
+            out.append({**self._public(name, session["user"]), "default": False})
+        return out
+
+    @staticmethod
+    def _public(name: str, user: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "email": user["email"], "org": user["org"]}
+
+    def _tell_profiles(self) -> list[dict[str, Any]]:
+        out = []
+        for kernel in self._kernels:
+            if kernel in self._attached and self._knows_profiles(kernel):
+                message = self._session_message("profiles", kernel=kernel)
+                if message is not None:
+                    out.append(self._comm(kernel, self._attached[kernel], message))
+        return out
+
+    def _bind_for(self, kernel: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        """A feature kernel's request names a profile (or an org): bind its notebook to
+        it; an ``unknown_profile`` error if there is no such profile."""
+        names = [p["name"] for p in self._profile_list()]
+        wanted = request.get("profile")
+        if wanted is None and request["org"] is not None:
+            by_org = [p["name"] for p in self._profile_list() if p["org"] == request["org"]]
+            if not by_org:
+                return None  # none of that org: the sign-in of today (signed out) or default
+            wanted = by_org[0]
+        if wanted is None:
+            return None
+        if wanted not in names:
+            listed = ", ".join(repr(n) for n in names) or "none"
+            text = f"JupyterLab has no CARTO profile {wanted!r}. Its profiles: {listed}."
+            return protocol.error("unknown_profile", text)
+        if wanted == self._default_name():
+            self._bound.pop(kernel, None)
+        else:
+            self._bound[kernel] = wanted
+        return None
+
     def fail_token(self, code: str, message: str) -> list[dict[str, Any]]:
         """From now on the session cannot give a token: it fails with ``code``."""
         self._token_error = (code, message)
@@ -250,7 +349,28 @@ class StandInLab:
         assert self._waiting, "no notification is shown"
         if self.sign_in_gives is None:
             return []  # the sign-in failed: the request keeps waiting
+        first = self._waiting[0]
+        if self._signed_in() and self._wants_new_org(first.kernel, first.request):
+            # Signed in already: the sign-in to that org adds a profile, the notebook bound
+            # to it, and the request is answered with its session.
+            self._waiting.pop(0)
+            name = profile_name(self.sign_in_gives["user"])
+            self.others[name] = self.sign_in_gives
+            self._bound[first.kernel] = name
+            reply = self._deliver(first, self._reply(first.request, first.kernel))
+            return reply + self._tell_profiles()
         return self.sign_in(self.sign_in_gives)
+
+    def _wants_new_org(self, kernel: str, request: dict[str, Any]) -> bool:
+        """A feature kernel asks for an org no profile has, while the lab is signed in."""
+        org = request["org"]
+        return (
+            self._knows_profiles(kernel)
+            and self._signed_in()
+            and "profile" not in request
+            and org is not None
+            and all(p["org"] != org for p in self._profile_list())
+        )
 
     def click_cancel(self) -> list[dict[str, Any]]:
         """The user clicks Cancel on the oldest waiting request's notification."""
@@ -280,25 +400,46 @@ class StandInLab:
             return f"in:{self.session['expires_at']}"
         return self._last_pushed if self.signing_in else "out"
 
-    def _session_message(self, reason: str, id: str | None = None) -> dict[str, Any] | None:
-        """The session as a message; ``None`` if no token can be had (nothing is sent)."""
-        if not self._signed_in():
-            if reason not in ("attach", "reply"):
-                reason = "sign_out"
-            return session_message(None, reason=reason, id=id)
-        if self._token_error is not None:
-            return None
-        assert self.session is not None
-        user = self.session["user"]
+    def _session_message(
+        self, reason: str, id: str | None = None, *, kernel: str | None = None
+    ) -> dict[str, Any] | None:
+        """The session (of ``kernel``'s bound profile) as a message; ``None`` if no token
+        can be had (nothing is sent). Profile fields only for kernels that know them."""
+        about: dict[str, Any] = {}
+        if kernel is not None and self._knows_profiles(kernel):
+            about["profiles"] = self._profile_list()
+            bound = self._bound.get(kernel)
+            if bound is not None:
+                user = self.others[bound]["user"]
+                about["profile"] = {"name": bound, "org": user["org"]}
+            elif self.session is not None:
+                user = self.session["user"]
+                about["profile"] = {"name": profile_name(user), "org": user["org"]}
+        elif reason == "profiles":
+            reason = "refresh"
+        bound = None if kernel is None else self._bound.get(kernel)
+        if bound is not None:
+            session = self.others[bound]
+        else:
+            if not self._signed_in():
+                if reason not in ("attach", "reply", "profiles"):
+                    reason = "sign_out"
+                return session_message(None, reason=reason, id=id, **about)
+            if self._token_error is not None:
+                return None
+            assert self.session is not None
+            session = self.session
+        user = session["user"]
         return session_message(
-            self.session["access_token"],
-            self.session["expires_at"],
+            session["access_token"],
+            session["expires_at"],
             reason=reason,
-            api_base_url=self.session["api_base_url"],
+            api_base_url=session["api_base_url"],
             email=user["email"],
             name=user["name"],
             org=user["org"],
             id=id,
+            **about,
         )
 
     def _changed(self) -> list[dict[str, Any]]:
@@ -310,30 +451,41 @@ class StandInLab:
             else:
                 reason = "refresh" if self._last_pushed.startswith("in:") else "sign_in"
             self._last_pushed = key
-            message = self._session_message(reason)
-            if message is not None:
-                for kernel in self._kernels:
-                    if kernel in self._signed_out:
-                        if reason != "sign_in":
-                            continue  # signed itself out: only a new sign-in reaches it
-                        self._signed_out.discard(kernel)
-                    if kernel in self._attached:
-                        out.append(self._comm(kernel, self._attached[kernel], message))
+            for kernel in self._kernels:
+                if kernel in self._bound:
+                    continue  # bound to another profile: the default's change is not its
+                message = self._session_message(reason, kernel=kernel)
+                if message is None:
+                    continue
+                if kernel in self._signed_out:
+                    if reason != "sign_in":
+                        continue  # signed itself out: only a new sign-in reaches it
+                    self._signed_out.discard(kernel)
+                if kernel in self._attached:
+                    out.append(self._comm(kernel, self._attached[kernel], message))
         if self._signed_in():  # every waiting request is answered now
             waiting, self._waiting = self._waiting, []
             for each in waiting:
-                out += self._deliver(each, self._reply(each.request))
+                out += self._deliver(each, self._reply(each.request, each.kernel))
         return out
 
     def _answer(self, kernel: str, comm_id: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+        asked = _Asked(kernel, comm_id, request, 0, 0)
+        if kernel in self._bound:  # a profile other than the default: signed in
+            return self._deliver(asked, self._reply(request, kernel))
+        if self._wants_new_org(kernel, request) and request["interactive"]:
+            # No profile of that org: the lab offers the SSO sign-in to it (a new profile).
+            seconds = self.sign_in_timeout_seconds
+            self._waiting.append(_Asked(kernel, comm_id, request, seconds, self.now + seconds))
+            return []
         if not self._signed_in() and request["interactive"]:
             seconds = self.sign_in_timeout_seconds
             self._waiting.append(_Asked(kernel, comm_id, request, seconds, self.now + seconds))
             return []
-        return self._deliver(_Asked(kernel, comm_id, request, 0, 0), self._reply(request))
+        return self._deliver(asked, self._reply(request, kernel))
 
-    def _reply(self, request: dict[str, Any]) -> dict[str, Any]:
-        message = self._session_message("reply")
+    def _reply(self, request: dict[str, Any], kernel: str | None = None) -> dict[str, Any]:
+        message = self._session_message("reply", kernel=kernel)
         if message is None:
             assert self._token_error is not None
             code, text = self._token_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jupyterlab_carto_auth.config import ENV_VARS
+from jupyterlab_carto_auth.config import API_TOKEN_VAR, ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -14,6 +14,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_every_environment_variable_is_in_the_readme():
     missing = [v.name for v in ENV_VARS if f"`{v.name}`" not in README]
     assert missing == []
+    assert f"| `{API_TOKEN_VAR}`" in README  # a row of the table, with the order below it
+    assert "2. `CARTO_API_TOKEN` in the kernel's environment" in README
 
 
 def test_every_lab_setting_is_in_the_readme():

@@ -4,7 +4,8 @@
 - ``KernelSignIn``: a browser or paste sign-in run by this kernel, with its
   owner-only cache and refresh token (``"kernel"``);
 - ``M2MSource``: an M2M application's client credentials (``"m2m"``);
-- ``GivenToken``: only the token given to the constructor (``"token"``).
+- ``GivenToken``: only the token given to the constructor (``"token"``);
+- ``EnvironmentToken``: ``CARTO_API_TOKEN`` of the kernel's environment (``"environment"``).
 
 ``CartoAuth`` (``auth.py``) is the carto-auth-compatible facade over one of them.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .base import SourceChanged, SourceStatus, TokenSource
+    from .environment import EnvironmentToken
     from .given import GivenToken
     from .kernel_signin import KernelSignIn
     from .lab import LabSource
@@ -25,6 +27,7 @@ _LAZY = {
     "SourceChanged": "base",
     "SourceStatus": "base",
     "TokenSource": "base",
+    "EnvironmentToken": "environment",
     "GivenToken": "given",
     "KernelSignIn": "kernel_signin",
     "LabSource": "lab",
@@ -33,6 +36,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "EnvironmentToken",
     "GivenToken",
     "KernelSignIn",
     "LabSource",

@@ -27,6 +27,9 @@ NOT_GRANTED_IN_LAB = (
     "CartoAuth.from_oauth() (or %carto login) and click Allow when JupyterLab asks; "
     "allowed notebooks are listed in CARTO Account in JupyterLab."
 )
+PREDATES_PROFILES = (
+    "This JupyterLab's jupyterlab-carto-auth predates profiles: upgrade it where JupyterLab runs."
+)
 CANCELLED_IN_LAB = (
     "Sign-in to CARTO was cancelled in JupyterLab. Click Sign in to CARTO, then run this "
     "cell again."
@@ -41,6 +44,8 @@ class AskLab(steps.Step):
     org: str | None
     interactive: bool = False
     timeout: float | None = None
+    #: A profile name: the session of that profile, the notebook bound to it (``%carto use``).
+    profile: str | None = None
 
     def run(self) -> dict[str, Any]:
         try:
@@ -60,6 +65,7 @@ class AskLab(steps.Step):
             "interactive": self.interactive,
             "org": self.org,
             "timeout": self.timeout,
+            **({} if self.profile is None else {"profile": self.profile}),
         }
 
     def _failure(self, exc: LabError) -> LabError:
@@ -82,6 +88,8 @@ class AskLab(steps.Step):
                 f"JupyterLab could not reach CARTO ({exc}). Check your network connection, "
                 "then run this cell again."
             )
+        elif exc.code == "unknown_profile":
+            message = f"JupyterLab has no such CARTO profile: {exc}"
         elif exc.code == "denied":
             # The user's Deny in the lab, or CARTO's refusal: the lab says what to do.
             message = f"JupyterLab refused this kernel a CARTO session: {exc}"
@@ -99,20 +107,35 @@ class LabSource(TokenSource):
         self._config = config
         self._org = org
         self._api_base_url_arg = api_base_url
-        self._discovered: str | None = None
+        #: ``((email, org, profile), url)``: the URL discovered for that account.
+        self._discovered: tuple[Any, str] | None = None
 
     def fresh_holder(self) -> Any:
-        """The session store: its snapshot stands for the lab's token."""
-        return kernel.SESSION
+        """The session store: its snapshot stands for the lab's token; for one
+        organization, only while the session held is of it (``_OrgPinned``)."""
+        if self._org is None:
+            return kernel.SESSION
+        return _OrgPinned(self._org)
+
+    def _other_org(self) -> bool:
+        """The lab knows profiles and the session held is not of ``org`` (asked for)."""
+        if self._org is None:
+            return False
+        _, held_org, speaks_profiles = kernel.SESSION.pinned
+        return speaks_profiles and held_org != self._org
 
     def signed_in(self) -> steps.Decision[None]:
         """Make sure the lab has a session for this kernel: refreshed near expiry, else
-        the lab's sign-in, waited for (``CARTO_SIGNIN_TIMEOUT``)."""
+        the lab's sign-in, waited for (``CARTO_SIGNIN_TIMEOUT``). For ``org``, with a lab
+        that knows profiles: the profile of that organization (the lab offers to sign
+        in to it when it has none)."""
         info = kernel.SESSION.current
-        if info is not None and info.is_valid():
-            return
-        if info is not None and info.signed_in and (yield from self._asked(DEFAULT_MARGIN)):
-            return
+        other_org = self._other_org()
+        if not other_org:
+            if info is not None and info.is_valid():
+                return
+            if info is not None and info.signed_in and (yield from self._asked(DEFAULT_MARGIN)):
+                return
         answer = yield AskLab(
             DEFAULT_MARGIN, self._org, interactive=True, timeout=self._config.signin_timeout
         )
@@ -121,6 +144,14 @@ class LabSource(TokenSource):
                 "You are not signed in to CARTO in JupyterLab. Click Sign in to CARTO, then "
                 "run this cell again."
             )
+        if self._org is not None and "profile" in answer and answer["user"]["org"] != self._org:
+            user = answer["user"]
+            raise CredentialsError(
+                f"JupyterLab answered with the CARTO account {user['email']} of "
+                f"{_org_text(user['org'])}, not of the organization {self._org!r} asked for. "
+                f"Sign in to {self._org!r} in JupyterLab (CARTO Account), or check the org "
+                "argument (or CARTO_ORGANIZATION), then run this cell again."
+            )
 
     def _asked(self, min_ttl: float) -> steps.Decision[bool]:
         """The near-expiry re-ask: the lab refreshes and answers; ``True`` if signed in."""
@@ -128,6 +159,14 @@ class LabSource(TokenSource):
         return answer["state"] == "signed_in"
 
     def _token(self) -> steps.Decision[str]:
+        if self._other_org():
+            info = kernel.SESSION.current
+            held = "no organization" if info is None else _org_text(info.org)
+            raise CredentialsError(
+                f"This notebook now uses a CARTO profile of {held} (%carto profiles), not "
+                f"of the organization {self._org!r} this CartoAuth was made for. Run "
+                f"CartoAuth.from_oauth(org={self._org!r}) again, or %carto use <profile>."
+            )
         if kernel.SESSION.signed_out_in_lab:
             raise CredentialsError(SIGNED_OUT_IN_LAB)
         if kernel.SESSION.not_granted:
@@ -160,11 +199,14 @@ class LabSource(TokenSource):
             return info.api_base_url
         if self._config.api_base_url:
             return self._config.api_base_url
-        if self._discovered is None:
+        # Per account: the notebook may be switched to another profile (%carto use).
+        account = None if info is None else (info.email, info.org, info.profile)
+        if self._discovered is None or self._discovered[0] != account:
             from ..discovery import discover_api_base_url
 
-            self._discovered = discover_api_base_url(self.access_token(), self._config)
-        return self._discovered
+            url = discover_api_base_url(self.access_token(), self._config)
+            self._discovered = (account, url)
+        return self._discovered[1]
 
     def status(self) -> SourceStatus:
         info = kernel.SESSION.current
@@ -185,8 +227,33 @@ class LabSource(TokenSource):
         if not status.signed_in:
             return [*parts, "signed out"]
         parts.append(f"user={status.email!r}")
+        speaks, profile, _ = kernel.SESSION.profiles()
+        if speaks and profile is not None:
+            parts.append(f"profile={profile[0]!r}")
         if status.org or self._org:
             parts.append(f"org={status.org or self._org!r}")
         parts.append(f"api_base_url={self._api_base_url_arg or status.api_base_url!r}")
         parts.append(token_state(status.expires_in))
         return parts
+
+
+def _org_text(org: str | None) -> str:
+    return "no organization" if org is None else f"the organization {org!r}"
+
+
+class _OrgPinned:
+    """The lock-free token snapshot of a ``LabSource`` for one organization: the lab's,
+    unless the lab knows profiles and the session held is of another organization
+    (then ``None``, and ``LabSource._token`` says why)."""
+
+    __slots__ = ("_org",)
+
+    def __init__(self, org: str) -> None:
+        self._org = org
+
+    @property
+    def fresh(self) -> tuple[str, float, float] | None:
+        fresh, org, speaks_profiles = kernel.SESSION.pinned
+        if speaks_profiles and org != self._org:
+            return None
+        return fresh
