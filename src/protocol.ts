@@ -15,15 +15,41 @@ export type ErrorCode =
   | 'network'
   | 'denied'
   | 'unsupported_version'
-  | 'bad_request';
+  | 'bad_request'
+  | 'unknown_profile';
 export type SessionReason =
-  'sign_in' | 'refresh' | 'reply' | 'attach' | 'sign_out' | 'not_granted';
+  | 'sign_in'
+  | 'refresh'
+  | 'reply'
+  | 'attach'
+  | 'sign_out'
+  | 'not_granted'
+  | 'profiles';
+
+/** The feature a kernel names in its hello to get the profile fields (docs/protocol.md, "Profiles"). */
+export const PROFILES_FEATURE = 'profiles';
 
 export interface IHello {
   v: 1;
   type: 'hello';
   versions: number[];
   package_version: string;
+  /** Optional: what the kernel understands beyond v1 (`profiles`). */
+  features?: string[];
+}
+
+/** Which profile a session is of (feature kernels only). */
+export interface IProfileRef {
+  name: string;
+  org: string | null;
+}
+
+/** One profile of the lab, as feature kernels see it: nothing secret. */
+export interface IProfileSummary {
+  name: string;
+  email: string;
+  org: string | null;
+  default: boolean;
 }
 
 export interface IUserInfo {
@@ -42,6 +68,10 @@ export interface ISessionMessage {
   user?: IUserInfo;
   reason: SessionReason;
   id?: string;
+  /** Feature kernels only: the profile this session is of. */
+  profile?: IProfileRef;
+  /** Feature kernels only: every profile of the lab. */
+  profiles?: IProfileSummary[];
 }
 
 export interface IRequest {
@@ -52,6 +82,8 @@ export interface IRequest {
   org: string | null;
   min_ttl: number;
   reply_via: 'comm' | 'stdin';
+  /** Optional: the profile (by name) the kernel wants. */
+  profile?: string;
 }
 
 export interface ISignOut {
@@ -87,7 +119,8 @@ const ERROR_CODES = new Set<string>([
   'network',
   'denied',
   'unsupported_version',
-  'bad_request'
+  'bad_request',
+  'unknown_profile'
 ]);
 const REASONS = new Set<string>([
   'sign_in',
@@ -95,7 +128,8 @@ const REASONS = new Set<string>([
   'reply',
   'attach',
   'sign_out',
-  'not_granted'
+  'not_granted',
+  'profiles'
 ]);
 const TYPES: Record<Direction, Set<string>> = {
   kernel_to_lab: new Set(['hello', 'request', 'sign_out', 'error']),
@@ -126,6 +160,49 @@ function optionalId(message: Record<string, unknown>): void {
 
 function nullableString(value: unknown): boolean {
   return value === null || typeof value === 'string';
+}
+
+/** Longest profile name (PROFILES-CONTRACT: 1 to 128 characters). */
+export const MAX_PROFILE_NAME = 128;
+
+/** Whether `value` is a profile name: a string of 1 to 128 characters. */
+export function isProfileName(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    [...value].length <= MAX_PROFILE_NAME
+  );
+}
+
+function checkProfileFields(value: Record<string, unknown>): void {
+  if ('profile' in value) {
+    const profile = value.profile;
+    if (
+      !isObject(profile) ||
+      !isProfileName(profile.name) ||
+      !nullableString(profile.org)
+    ) {
+      throw bad('session "profile" must be {name (1 to 128 characters), org}.');
+    }
+  }
+  if ('profiles' in value) {
+    const profiles = value.profiles;
+    if (
+      !Array.isArray(profiles) ||
+      !profiles.every(
+        p =>
+          isObject(p) &&
+          isProfileName(p.name) &&
+          typeof p.email === 'string' &&
+          nullableString(p.org) &&
+          typeof p.default === 'boolean'
+      )
+    ) {
+      throw bad(
+        'session "profiles" must be a list of {name, email, org, default}.'
+      );
+    }
+  }
 }
 
 /**
@@ -197,6 +274,13 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       ) {
         throw bad('hello needs "versions" (integers) and "package_version".');
       }
+      if (
+        'features' in value &&
+        (!Array.isArray(value.features) ||
+          !value.features.every(f => typeof f === 'string'))
+      ) {
+        throw bad('hello "features" must be a list of strings.');
+      }
       break;
     case 'session':
       optionalId(value);
@@ -206,6 +290,7 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       if (typeof value.reason !== 'string' || !REASONS.has(value.reason)) {
         throw bad('session "reason" is unknown.');
       }
+      checkProfileFields(value);
       if (value.state === 'signed_in') {
         const user = value.user;
         if (typeof value.access_token !== 'string' || !value.access_token) {
@@ -253,6 +338,11 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       }
       if (value.reply_via !== 'comm' && value.reply_via !== 'stdin') {
         throw bad('request "reply_via" must be comm or stdin.');
+      }
+      if ('profile' in value && !isProfileName(value.profile)) {
+        throw bad(
+          'request "profile" must be a profile name (1 to 128 characters).'
+        );
       }
       break;
     case 'error':
