@@ -203,16 +203,31 @@ export async function showAccount(
   access: KernelAccess | null = null,
   profiles: IAccountProfiles | null = null
 ): Promise<boolean> {
-  const several = (profiles?.profiles.profiles.length ?? 1) > 1;
+  const isSeveral = () => (profiles?.profiles.profiles.length ?? 1) > 1;
+  // JupyterLab shows one dialog at a time: the panel closes before the
+  // sign-in of another account opens its own (SSO) dialog.
+  let close = () => undefined as void;
+  const panel: IAccountProfiles | null = profiles && {
+    profiles: profiles.profiles,
+    add: () => {
+      close();
+      profiles.add();
+    },
+    addSso: () => {
+      close();
+      profiles.addSso();
+    },
+    signOut: slot => profiles.signOut(slot)
+  };
   const body = (
     <div className="jp-CartoAuth-account">
-      {profiles ? (
-        <UseSignal signal={profiles.profiles.changed}>
+      {panel ? (
+        <UseSignal signal={panel.profiles.changed}>
           {() => (
             <ProfileList
-              panel={profiles}
+              panel={panel}
               trans={trans}
-              info={profiles.profiles.defaultProfile.session.info}
+              info={panel.profiles.defaultProfile.session.info}
             />
           )}
         </UseSignal>
@@ -229,18 +244,44 @@ export async function showAccount(
       )}
     </div>
   );
-  const result = await showDialog({
-    title: several ? trans.__('CARTO accounts') : trans.__('CARTO account'),
+  const title = profiles ? (
+    <UseSignal signal={profiles.profiles.changed}>
+      {() =>
+        isSeveral() ? trans.__('CARTO accounts') : trans.__('CARTO account')
+      }
+    </UseSignal>
+  ) : (
+    trans.__('CARTO account')
+  );
+  const dialog = new Dialog({
+    title,
     body,
     buttons: [
       Dialog.cancelButton({ label: trans.__('Close') }),
       Dialog.warnButton({
-        label: several ? trans.__('Sign out of all') : trans.__('Sign out')
+        label: isSeveral() ? trans.__('Sign out of all') : trans.__('Sign out')
       })
     ],
     // Enter must not sign out by accident.
     defaultButton: 0
   });
+  close = () => dialog.reject();
+  // The sign-out button says whom it signs out as profiles come and go.
+  const relabel = () => {
+    const label = isSeveral()
+      ? trans.__('Sign out of all')
+      : trans.__('Sign out');
+    const button = dialog.node.querySelector('.jp-Dialog-button.jp-mod-warn');
+    const text = button?.querySelector('.jp-Dialog-buttonLabel');
+    if (button && text && text.textContent !== label) {
+      text.textContent = label;
+      text.setAttribute('aria-label', label);
+    }
+  };
+  profiles?.profiles.changed.connect(relabel);
+  const result = await dialog.launch();
+  profiles?.profiles.changed.disconnect(relabel);
+  dialog.dispose();
   return result.button.accept;
 }
 

@@ -416,7 +416,6 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
         const scope = await readServerScope(app.serviceManager.serverSettings);
         const access =
           kernels instanceof KernelWatch ? await kernels.access() : null;
-        const several = profiles.profiles.length > 1;
         if (
           await showAccount(
             session.info,
@@ -434,7 +433,10 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
             }
           )
         ) {
-          await (several ? profiles.signOutAll() : session.signOut());
+          // What the button said when clicked: all of them, with several.
+          await (profiles.profiles.length > 1
+            ? profiles.signOutAll()
+            : session.signOut());
         }
       }
     });

@@ -199,7 +199,7 @@ export class NotebookProfileStatus extends ReactWidget {
     return (
       <button
         type="button"
-        className={`jp-CartoAuth-statusButton${matched ? '' : ' jp-mod-warning'}`}
+        className={`jp-CartoAuth-profileButton${matched ? '' : ' jp-mod-warning'}`}
         title={title}
         aria-label={title}
         data-profile={profile.name}
