@@ -11,7 +11,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Token } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { isProfileName, MAX_PROFILE_NAME } from './protocol';
+import { isProfileName, MAX_PROFILE_NAME } from './profilename';
 import { ICartoSession, ICartoSessionInfo, ISignInOptions } from './tokens';
 
 /** A profile's session: the public session plus what the manager drives. */

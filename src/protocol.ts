@@ -2,7 +2,10 @@
 // rules live in jupyterlab_carto_auth/protocol.py; both are tested against
 // docs/protocol-examples.json.
 
+import { isProfileName } from './profilename';
+
 export { TARGET } from './commtarget';
+export { isProfileName, MAX_PROFILE_NAME } from './profilename';
 /** Protocol major version. */
 export const VERSION = 1;
 /** Largest message, in bytes of compact JSON. */
@@ -160,18 +163,6 @@ function optionalId(message: Record<string, unknown>): void {
 
 function nullableString(value: unknown): boolean {
   return value === null || typeof value === 'string';
-}
-
-/** Longest profile name (PROFILES-CONTRACT: 1 to 128 characters). */
-export const MAX_PROFILE_NAME = 128;
-
-/** Whether `value` is a profile name: a string of 1 to 128 characters. */
-export function isProfileName(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length >= 1 &&
-    [...value].length <= MAX_PROFILE_NAME
-  );
 }
 
 function checkProfileFields(value: Record<string, unknown>): void {
