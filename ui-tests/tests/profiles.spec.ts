@@ -108,22 +108,23 @@ async function saveAll(page: Page): Promise<void> {
   });
 }
 
-test.afterEach(async () => {
-  await setLifetimes({ access_token_ttl: 3600 });
-});
+type Info = ReturnType<typeof sandboxInfo> & {
+  second_user: { email: string; password: string };
+};
 
-test('two accounts in two organizations: each notebook is its own account, across refreshes, a reload, a switch and a sign-out', async ({
-  page,
-  tmpPath
-}) => {
-  test.setTimeout(180000);
-  const info = sandboxInfo() as ReturnType<typeof sandboxInfo> & {
-    second_user: { email: string; password: string };
-  };
-  await setLifetimes({ access_token_ttl: TTL });
+/** The account panel (CARTO Account). */
+function accountPanel(page: Page) {
+  return page.locator('.jp-Dialog-content', {
+    has: page.locator('.jp-CartoAuth-account')
+  });
+}
+
+/**
+ * Ana signs in through organization acme, then Bob, another account, is
+ * added from the account panel through globex.
+ */
+async function signInTwo(page: Page, info: Info): Promise<void> {
   const status = page.locator('.jp-CartoAuth-statusButton');
-
-  // Given Ana signed in through organization acme
   await runCommand(page, 'carto-auth:sign-in-sso');
   const sso = page.locator('.jp-Dialog');
   await sso.locator('input').fill('acme');
@@ -133,14 +134,12 @@ test('two accounts in two organizations: each notebook is its own account, acros
   await expect(status).toHaveAttribute('data-status', 'signed-in');
   await expect(status).toContainText('acme');
 
-  // And Bob, another account, added from the account panel through globex
-  // (the provider forgets Ana's login, so that it asks who signs in)
+  // The provider forgets Ana's login, so that it asks who signs in
   await page.context().clearCookies({ name: /^_(session|interaction)/ });
   await runCommand(page, 'carto-auth:show-account');
-  const panel = page.locator('.jp-Dialog-content', {
-    has: page.locator('.jp-CartoAuth-account')
-  });
-  await panel.getByRole('button', { name: '…with SSO organization' }).click();
+  await accountPanel(page)
+    .getByRole('button', { name: '…with SSO organization' })
+    .click();
   const orgDialog = page.locator('.jp-Dialog-content', {
     hasText: 'Sign in to another CARTO account with SSO'
   });
@@ -148,9 +147,28 @@ test('two accounts in two organizations: each notebook is its own account, acros
   const secondPopup = page.waitForEvent('popup');
   await orgDialog.locator('button', { hasText: 'Sign in' }).click();
   await logInAs(await secondPopup, info.second_user);
+  await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+}
+
+test.afterEach(async () => {
+  await setLifetimes({ access_token_ttl: 3600 });
+});
+
+test('two accounts in two organizations: each notebook is its own account, across refreshes, a reload, a switch and a sign-out', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(180000);
+  const info = sandboxInfo() as Info;
+  await setLifetimes({ access_token_ttl: TTL });
+  const status = page.locator('.jp-CartoAuth-statusButton');
+
+  // Given Ana signed in through organization acme, and Bob, another
+  // account, added from the account panel through globex
+  await signInTwo(page, info);
+  const panel = accountPanel(page);
 
   // Then the account panel lists both profiles, Ana the default
-  await expect(page.locator('.jp-Dialog')).toHaveCount(0);
   await runCommand(page, 'carto-auth:show-account');
   const profiles = panel.locator('.jp-CartoAuth-profile');
   await expect(profiles).toHaveCount(2, { timeout: 30000 });
@@ -277,4 +295,81 @@ test('two accounts in two organizations: each notebook is its own account, acros
   await activate(page, 'bob.ipynb');
   await expect(item).toHaveAttribute('data-matched', 'false');
   await expect(item).toContainText(`not signed in to ${BOB_NAME}`);
+});
+
+test('two profiles, two tabs: each profile refreshes on its own, once per cycle across the tabs', async ({
+  page,
+  context
+}) => {
+  test.setTimeout(150000);
+  const info = sandboxInfo() as Info;
+  await setLifetimes({ access_token_ttl: TTL });
+  // Which account each real refresh (not the route probe) was for, and when
+  const refreshes: { who: string; at: number }[] = [];
+  context.on('response', async response => {
+    const body = response.request().postData() ?? '';
+    if (
+      response.request().method() !== 'POST' ||
+      !/\/oauth\/token|\/carto-auth\/proxy\/raw/.test(response.url()) ||
+      !body.includes('grant_type=refresh_token') ||
+      body.includes('refresh_token=cors-probe') ||
+      !response.ok()
+    ) {
+      return;
+    }
+    const at = Date.now();
+    const token = (await response.json().catch(() => ({}))).access_token;
+    const claims = JSON.parse(
+      Buffer.from(String(token).split('.')[1] ?? '', 'base64url').toString() ||
+        '{}'
+    );
+    refreshes.push({ who: String(claims.org_id ?? '?'), at });
+  });
+
+  // Given two profiles and a second tab of the lab
+  await signInTwo(page, info);
+  const second = await context.newPage();
+  await second.goto(page.url());
+  await expect(second.locator('.jp-CartoAuth-statusButton')).toHaveAttribute(
+    'data-status',
+    'signed-in',
+    { timeout: 30000 }
+  );
+  await expect
+    .poll(() => second.evaluate(() => !!(window as any).jupyterapp?.commands))
+    .toBe(true);
+  // The second tab has both profiles too
+  await runCommand(second, 'carto-auth:show-account');
+  await expect(
+    accountPanel(second).locator('.jp-CartoAuth-profile')
+  ).toHaveCount(2);
+  await second
+    .locator('.jp-Dialog')
+    .getByRole('button', { name: 'Close', exact: true })
+    .click();
+
+  // When 40 seconds pass without any user action
+  await page.waitForTimeout(40000);
+
+  // Then each profile was refreshed, at least twice, once per cycle
+  for (const org of ['acme', 'globex']) {
+    const times = refreshes.filter(r => r.who === org).map(r => r.at);
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < times.length; i++) {
+      expect(times[i] - times[i - 1]).toBeGreaterThan((TTL / 2) * 1000);
+    }
+  }
+  expect(refreshes.every(r => ['acme', 'globex'].includes(r.who))).toBe(true);
+  // And both tabs still list both profiles signed in
+  for (const tab of [page, second]) {
+    await runCommand(tab, 'carto-auth:show-account');
+    const items = accountPanel(tab).locator('.jp-CartoAuth-profile');
+    await expect(items).toHaveCount(2);
+    await expect(items.nth(1)).toContainText(/\d+ s\)/);
+    await tab
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Close', exact: true })
+      .click();
+  }
+  await second.close();
 });
