@@ -104,6 +104,14 @@ describe('CartoProfiles', () => {
     expect(same).toBe(scope);
     expect(stateKeyOf(slot)).toBe(STATE_KEY);
     expect(databaseName(same)).toBe(databaseName(scope));
+    // Exactly the names of a lab before profiles (0.1.0), so that its stored
+    // session is restored after the upgrade
+    const id = '["v1","http://127.0.0.1:8888/lab/","",""]';
+    expect(scope.id).toBe(id);
+    expect(STATE_KEY).toBe('jupyterlab-carto-auth:session');
+    expect(databaseName(same)).toBe(`jupyterlab-carto-auth ${id}`);
+    expect(tabChannelName(same)).toBe(`jupyterlab-carto-auth-session ${id}`);
+    expect(refreshLockName(same)).toBe(`jupyterlab-carto-auth-refresh ${id}`);
     // And another slot has stores, a channel and a lock of its own
     const other = scope.forProfile('p1');
     expect(databaseName(other)).not.toBe(databaseName(scope));
