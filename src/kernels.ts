@@ -11,6 +11,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { KernelAccess } from './access';
 import { CartoAuthError } from './errors';
 import type { IEarlyOpen, IKernelBridge } from './kernelwatch';
+import { defaultProfileName } from './profiles';
 import type { IBinding, IProfile } from './profiles';
 import {
   errorMessage,
@@ -51,11 +52,11 @@ export function singleProfile(session: ICartoSession): IBridgeProfiles {
   session.changed.connect(() => changed.emit());
   const profile = (): IProfile => ({
     slot: '',
-    name: session.info.user
-      ? session.info.user.org
-        ? `${session.info.user.email} · ${session.info.user.org}`
-        : session.info.user.email
-      : 'CARTO',
+    name:
+      defaultProfileName(
+        session.info.user?.email ?? null,
+        session.info.user?.org ?? null
+      ) ?? 'CARTO',
     email: session.info.user?.email ?? null,
     org: session.info.user?.org ?? null,
     isDefault: true,
@@ -886,12 +887,15 @@ export class KernelBridge implements IKernelBridge, IDisposable {
 
   /** The profile list as feature kernels see it. */
   private _summary(): IProfileSummary[] {
-    return this._profiles.profiles.map(p => ({
-      name: p.name,
-      email: p.email ?? '',
-      org: p.org,
-      default: p.isDefault
-    }));
+    // A profile never signed in (the default slot of a new lab) is no account.
+    return this._profiles.profiles
+      .filter(p => p.email !== null)
+      .map(p => ({
+        name: p.name,
+        email: p.email!,
+        org: p.org,
+        default: p.isDefault
+      }));
   }
 
   private _summaryKey(): string {
@@ -904,11 +908,15 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       return message;
     }
     const profile = this._profileOf(state);
-    return {
-      ...message,
-      profile: { name: profile.name, org: profile.org },
-      profiles: this._summary()
-    };
+    // Signed in to no account yet: `profiles: []` without `profile`
+    // (docs/protocol.md, "Profiles").
+    return profile.email === null
+      ? { ...message, profiles: this._summary() }
+      : {
+          ...message,
+          profile: { name: profile.name, org: profile.org },
+          profiles: this._summary()
+        };
   }
 
   /** How the prompt names a kernel: a notebook by its path, a console by name. */

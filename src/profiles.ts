@@ -160,8 +160,11 @@ export function defaultProfileName(
   if (!email) {
     return null;
   }
-  const name = org ? `${email} · ${org}` : email;
-  return [...name].slice(0, MAX_PROFILE_NAME).join('');
+  let name = org ? `${email} · ${org}` : email;
+  while (name.length > MAX_PROFILE_NAME) {
+    name = [...name].slice(0, -1).join(''); // whole characters only
+  }
+  return name;
 }
 
 /** Options of {@link CartoProfiles}. */

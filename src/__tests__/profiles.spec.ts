@@ -199,6 +199,11 @@ describe('CartoProfiles', () => {
     );
     profiles.rename('', 'x'.repeat(128));
     expect(profiles.defaultProfile.name).toHaveLength(128);
+    // Counted as JavaScript's length (docs/protocol.md): 64 emoji are 128
+    expect(() => profiles.rename('', '😀'.repeat(65))).toThrow(
+      '1 to 128 characters'
+    );
+    profiles.rename('', '😀'.repeat(64));
   });
 
   it('signs one profile out and keeps the other; the default moves on', async () => {
@@ -508,6 +513,30 @@ describe('KernelBridge with profiles', () => {
     expect((log.at(-1) as any).comm_msg).toMatchObject({
       id: 'r3',
       access_token: ANA.access_token
+    });
+  });
+
+  it('tells a feature kernel of a lab signed in to no account: profiles [] and no profile', async () => {
+    const { profiles } = profilesOf();
+    const log: Sent[] = [];
+    const bridge = new KernelBridge({
+      access: accessOf('all').access,
+      session: profiles.defaultProfile.session,
+      profiles,
+      trans: nullTranslator.load('jupyterlab-carto-auth'),
+      signIn: async () => undefined,
+      signInTimeoutSeconds: () => 300
+    });
+    const k1 = new FakeKernel('k1', log);
+    bridge.watch(contextOf(k1));
+    k1.open('c1', { ...HELLO, features: ['profiles'] });
+    await settle();
+    expect((log.at(-1) as any).comm_msg).toEqual({
+      v: 1,
+      type: 'session',
+      state: 'signed_out',
+      reason: 'attach',
+      profiles: []
     });
   });
 
