@@ -139,6 +139,8 @@ export interface IAccountProfiles {
   addSso(): void;
   /** Sign one profile out. */
   signOut(slot: string): void;
+  /** Sign a profile in again (its session ended). */
+  signIn(slot: string): void;
 }
 
 /** The rows of the account table of one session. */
@@ -217,7 +219,11 @@ export async function showAccount(
       close();
       profiles.addSso();
     },
-    signOut: slot => profiles.signOut(slot)
+    signOut: slot => profiles.signOut(slot),
+    signIn: slot => {
+      close();
+      profiles.signIn(slot);
+    }
   };
   const body = (
     <div className="jp-CartoAuth-account">
@@ -411,6 +417,15 @@ function ProfileItem(props: {
             onClick={() => setEditing(true)}
           >
             {trans.__('Rename')}
+          </button>
+        )}{' '}
+        {profile.session.info.status !== 'signed-in' && (
+          <button
+            className="jp-mod-styled jp-mod-accept"
+            aria-label={trans.__('Sign in again to %1', profile.name)}
+            onClick={() => panel.signIn(profile.slot)}
+          >
+            {trans.__('Sign in again')}
           </button>
         )}{' '}
         {!profile.isDefault && (

@@ -429,7 +429,9 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
               signOut: slot => {
                 access?.revokeProfile(slot);
                 void profiles.signOut(slot);
-              }
+              },
+              signIn: slot =>
+                void commands.execute(CommandIDs.signIn, { profile: slot })
             }
           )
         ) {
