@@ -349,6 +349,12 @@ function ProfileItem(props: {
   const [name, setName] = React.useState(profile.name);
   const [error, setError] = React.useState<string | null>(null);
   const errorId = `jp-CartoAuth-rename-error-${profile.slot || 'default'}`;
+  const input = React.useRef<HTMLInputElement>(null);
+  const cancel = () => {
+    setEditing(false);
+    setName(profile.name);
+    setError(null);
+  };
   const save = () => {
     try {
       panel.profiles.rename(profile.slot, name);
@@ -362,6 +368,33 @@ function ProfileItem(props: {
       );
     }
   };
+  // Enter saves and Escape cancels the rename; the dialog, which would take
+  // both (close the panel), sees them first on its node: catch them before,
+  // on the document.
+  const keys = React.useRef({ save, cancel });
+  keys.current = { save, cancel };
+  React.useEffect(() => {
+    if (!editing) {
+      return;
+    }
+    const onKey = (event: KeyboardEvent) => {
+      if (
+        event.target !== input.current ||
+        (event.key !== 'Enter' && event.key !== 'Escape')
+      ) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      if (event.key === 'Enter') {
+        keys.current.save();
+      } else {
+        keys.current.cancel();
+      }
+    };
+    document.addEventListener('keydown', onKey, true);
+    return () => document.removeEventListener('keydown', onKey, true);
+  }, [editing]);
   return (
     <li className="jp-CartoAuth-profile" data-profile={profile.name}>
       <h3>
@@ -371,23 +404,11 @@ function ProfileItem(props: {
             aria-label={trans.__('New name of %1', profile.name)}
             aria-invalid={error ? 'true' : undefined}
             aria-describedby={error ? errorId : undefined}
+            ref={input}
             value={name}
             maxLength={128}
             autoFocus
             onChange={event => setName(event.target.value)}
-            onKeyDown={event => {
-              if (event.key === 'Enter') {
-                event.preventDefault();
-                event.stopPropagation();
-                save();
-              } else if (event.key === 'Escape') {
-                event.preventDefault();
-                event.stopPropagation();
-                setEditing(false);
-                setName(profile.name);
-                setError(null);
-              }
-            }}
           />
         ) : (
           <span className="jp-CartoAuth-profileName">{profile.name}</span>

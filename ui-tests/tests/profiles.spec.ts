@@ -5,6 +5,7 @@
 // once; signing out one profile leaves the other's notebooks working.
 // Real JupyterLab, real ipykernel (today's kernel package: no features), real
 // sandbox provider and API.
+import AxeBuilder from '@axe-core/playwright';
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 
@@ -38,6 +39,14 @@ print("who", json.dumps([_body["email"], _body["org"], _k.SESSION.current.access
 const HOLDS = `import json, jupyterlab_carto_auth.kernel as _k
 _c = _k.SESSION.current
 print("holds", json.dumps([_c.email, _c.access_token[-12:]] if _c and _c.signed_in else None))`;
+
+/** The serious and critical violations axe finds inside `selector`. */
+async function violations(page: Page, selector: string): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).include(selector).analyze();
+  return results.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap(v => v.nodes.map(node => `${v.id} ${node.target.join(' ')}`));
+}
 
 /** Make the notebook `name` the current widget. */
 async function activate(page: Page, name: string): Promise<void> {
@@ -181,6 +190,18 @@ test('two accounts in two organizations: each notebook is its own account, acros
     page.locator('.jp-Dialog').getByRole('button', { name: 'Sign out of all' })
   ).toBeVisible();
   await panel.screenshot({ path: screenshot('account-two-profiles.png') });
+  expect(await violations(page, '.jp-Dialog-content')).toEqual([]);
+  // Renaming happens in place, with a labelled field
+  await panel.getByRole('button', { name: `Rename ${BOB_NAME}` }).click();
+  const field = panel.getByRole('textbox', { name: `New name of ${BOB_NAME}` });
+  await field.fill(ANA_NAME);
+  await field.press('Enter');
+  await expect(panel.getByRole('alert')).toContainText(
+    'Another profile has that name'
+  );
+  expect(await violations(page, '.jp-Dialog-content')).toEqual([]);
+  await field.press('Escape');
+  await expect(profiles.nth(1)).toHaveAttribute('data-profile', BOB_NAME);
   await page
     .locator('.jp-Dialog')
     .getByRole('button', { name: 'Close', exact: true })
@@ -196,6 +217,7 @@ test('two accounts in two organizations: each notebook is its own account, acros
   await allowAccess(page, bobPath);
   const item = page.locator('.jp-CartoAuth-notebookProfile button');
   await expect(item).toHaveAttribute('data-profile', BOB_NAME);
+  expect(await violations(page, '.jp-CartoAuth-notebookProfile')).toEqual([]);
 
   // Then each calls it as its own account
   const ana1 = await who(page, 'ana.ipynb');
