@@ -34,7 +34,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-#: The second sandbox account of ``--collaborative`` (another person on the same server).
+#: The second sandbox account of ``--collaborative`` (another person on the same server)
+#: and of ``--test`` (the second account of the profiles tests).
 SECOND_USER = {"email": "colleague@example.com", "password": "carto-sandbox-2"}
 #: What jupyter-collaboration adds: its server extensions and its lab extensions.
 COLLABORATION_SERVER_EXTENSIONS = ("jupyter_server_ydoc", "jupyter_server_fileid")
@@ -64,7 +65,7 @@ def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.P
     ]
     for host in ("localhost", "127.0.0.1"):
         cmd += ["--spa-redirect-uri", f"http://{host}:{lab_port}/carto-auth/callback"]
-    if args.collaborative:
+    if args.collaborative or args.test:
         cmd += ["--user", f"{SECOND_USER['email']}:{SECOND_USER['password']}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603
     deadline = time.monotonic() + 30
@@ -77,7 +78,7 @@ def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.P
         proc.kill()
         sys.exit("The CARTO sandbox did not start within 30 s (see its messages above).")
     info = json.loads(line)
-    if args.collaborative:
+    if args.collaborative or args.test:
         info["second_user"] = {**SECOND_USER, "name": SECOND_USER["email"]}
     return proc, info
 

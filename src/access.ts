@@ -13,6 +13,21 @@ export interface IGrant {
   readonly path: string;
   /** When it was allowed, epoch milliseconds. */
   readonly grantedAt: number;
+  /**
+   * The profile slot (profiles.ts) it was allowed for; absent: the default
+   * slot (a grant given before profiles).
+   */
+  readonly profile?: string;
+}
+
+/** Whether `grant` is of `path` for the profile slot `profile`. */
+function isGrantOf(grant: IGrant, path: string, profile: string): boolean {
+  return grant.path === path && (grant.profile ?? '') === profile;
+}
+
+/** One key for a (path, profile slot) pair: the path alone for the default slot. */
+function keyOf(path: string, profile: string): string {
+  return profile ? `${profile}\n${path}` : path;
 }
 
 /** What is kept in the store. */
@@ -36,6 +51,8 @@ export interface IAccessRequest {
   readonly label: string;
   /** The SSO organization the kernel asked for, if any. */
   readonly org?: string | null;
+  /** The profile slot whose account it would use (default: the default slot ''). */
+  readonly profile?: string;
 }
 
 /**
@@ -124,24 +141,32 @@ export class KernelAccess {
     return this._stored.grants;
   }
 
-  /** Paths denied within the cool-down, for the account panel. */
+  /** Paths denied within the cool-down (of the default profile), for the account panel. */
   get denied(): readonly string[] {
-    const now = this._now();
-    return [...this._deniedAt.entries()]
-      .filter(([, at]) => now - at < this._coolDown)
-      .map(([path]) => path);
+    return this.deniedOf('');
   }
 
-  /** May `path` use the session now? */
-  isGranted(path: string): boolean {
+  /** Paths denied within the cool-down for a profile slot. */
+  deniedOf(profile: string): readonly string[] {
+    const now = this._now();
+    return [...this._deniedAt.entries()]
+      .filter(
+        ([key, at]) => now - at < this._coolDown && key.profile === profile
+      )
+      .map(([key]) => key.path);
+  }
+
+  /** May `path` use the session of profile slot `profile` (default '') now? */
+  isGranted(path: string, profile = ''): boolean {
     return (
-      this.mode === 'all' || this._stored.grants.some(g => g.path === path)
+      this.mode === 'all' ||
+      this._stored.grants.some(g => isGrantOf(g, path, profile))
     );
   }
 
-  /** Was `path` denied within the cool-down? */
-  isDenied(path: string): boolean {
-    const at = this._deniedAt.get(path);
+  /** Was `path` denied (for profile slot `profile`) within the cool-down? */
+  isDenied(path: string, profile = ''): boolean {
+    const at = this._deniedAtOf(path, profile);
     return at !== undefined && this._now() - at < this._coolDown;
   }
 
@@ -152,16 +177,18 @@ export class KernelAccess {
    */
   ask(request: IAccessRequest): { answer: Promise<boolean>; dismiss(): void } {
     const { path } = request;
-    if (this.isGranted(path)) {
+    const profile = request.profile ?? '';
+    if (this.isGranted(path, profile)) {
       return { answer: Promise.resolve(true), dismiss: () => undefined };
     }
-    if (this.isDenied(path)) {
+    if (this.isDenied(path, profile)) {
       return { answer: Promise.resolve(false), dismiss: () => undefined };
     }
-    let pending = this._pending.get(path);
+    const key = keyOf(path, profile);
+    let pending = this._pending.get(key);
     if (!pending) {
       pending = this._open(request);
-      this._pending.set(path, pending);
+      this._pending.set(key, pending);
     }
     const shared = pending;
     return {
@@ -170,23 +197,35 @@ export class KernelAccess {
     };
   }
 
-  /** Allow `path` (the prompt's Allow, or the account panel). */
-  grant(path: string): void {
-    this._deniedAt.delete(path);
-    if (!this._stored.grants.some(g => g.path === path)) {
-      this._save({
-        ...this._stored,
-        grants: [...this._stored.grants, { path, grantedAt: this._now() }]
-      });
+  /** Allow `path` for profile slot `profile` (the prompt's Allow, or the account panel). */
+  grant(path: string, profile = ''): void {
+    this._deleteDenied(path, profile);
+    if (!this._stored.grants.some(g => isGrantOf(g, path, profile))) {
+      const grant: IGrant = profile
+        ? { path, grantedAt: this._now(), profile }
+        : { path, grantedAt: this._now() };
+      this._save({ ...this._stored, grants: [...this._stored.grants, grant] });
     }
     this._changed.emit();
   }
 
-  /** Take `path`'s grant back (the account panel's Revoke). */
-  revoke(path: string): void {
+  /** Take `path`'s grant for profile slot `profile` back (the account panel's Revoke). */
+  revoke(path: string, profile = ''): void {
     this._save({
       ...this._stored,
-      grants: this._stored.grants.filter(g => g.path !== path)
+      grants: this._stored.grants.filter(g => !isGrantOf(g, path, profile))
+    });
+    this._changed.emit();
+  }
+
+  /** Forget every grant of a profile slot (the profile was signed out and removed). */
+  revokeProfile(profile: string): void {
+    if (!profile) {
+      return;
+    }
+    this._save({
+      ...this._stored,
+      grants: this._stored.grants.filter(g => (g.profile ?? '') !== profile)
     });
     this._changed.emit();
   }
@@ -202,6 +241,7 @@ export class KernelAccess {
   } {
     let dismissed = false;
     let prompt: IAccessPrompt | null = null;
+    const profile = request.profile ?? '';
     // One prompt on screen at a time: wait for the one before.
     const turn = this._queue;
     const answer = (async () => {
@@ -209,7 +249,7 @@ export class KernelAccess {
       if (dismissed) {
         return 'dismissed' as AccessAnswer;
       }
-      if (this.isGranted(request.path)) {
+      if (this.isGranted(request.path, profile)) {
         return 'allow' as AccessAnswer; // allowed elsewhere meanwhile
       }
       prompt = await this._options.prompt(request);
@@ -220,11 +260,12 @@ export class KernelAccess {
     })()
       .catch(() => 'dismissed' as AccessAnswer)
       .then(result => {
-        this._pending.delete(request.path);
+        this._pending.delete(keyOf(request.path, profile));
         if (result === 'allow') {
-          this.grant(request.path);
+          this.grant(request.path, profile);
         } else if (result === 'deny') {
-          this._deniedAt.set(request.path, this._now());
+          this._deleteDenied(request.path, profile);
+          this._deniedAt.set({ path: request.path, profile }, this._now());
           this._changed.emit();
         }
         return result === 'allow';
@@ -248,6 +289,23 @@ export class KernelAccess {
     }
   }
 
+  private _deniedAtOf(path: string, profile: string): number | undefined {
+    for (const [key, at] of this._deniedAt) {
+      if (key.path === path && key.profile === profile) {
+        return at;
+      }
+    }
+    return undefined;
+  }
+
+  private _deleteDenied(path: string, profile: string): void {
+    for (const key of [...this._deniedAt.keys()]) {
+      if (key.path === path && key.profile === profile) {
+        this._deniedAt.delete(key);
+      }
+    }
+  }
+
   private _now(): number {
     return (this._options.now ?? Date.now)();
   }
@@ -263,7 +321,7 @@ export class KernelAccess {
     string,
     { answer: Promise<boolean>; dismiss(): void }
   >();
-  private _deniedAt = new Map<string, number>();
+  private _deniedAt = new Map<{ path: string; profile: string }, number>();
   private _queue: Promise<void> = Promise.resolve();
   private _unwatch: (() => void) | null;
   private _changed = new Signal<this, void>(this);
@@ -282,7 +340,9 @@ export class LocalAccessStore implements IAccessStore {
       const grants = Array.isArray(value?.grants)
         ? value.grants.filter(
             (g: any) =>
-              typeof g?.path === 'string' && typeof g?.grantedAt === 'number'
+              typeof g?.path === 'string' &&
+              typeof g?.grantedAt === 'number' &&
+              (g.profile === undefined || typeof g.profile === 'string')
           )
         : [];
       return { grants, allConfirmed: value?.allConfirmed === true };

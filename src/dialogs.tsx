@@ -13,6 +13,7 @@ import {
   KernelAccess
 } from './access';
 import { IPastePrompt } from './paste';
+import { ICartoProfiles, IProfile, ProfileNameError } from './profiles';
 import { timeLeft } from './timeleft';
 import { ICartoSessionInfo } from './tokens';
 import '../style/dialogs.css';
@@ -130,14 +131,24 @@ export async function askForCode(
   return result.button.accept ? (result.value ?? '') : null;
 }
 
-/** The account panel: who, org, API base URL, expiry, the notebooks allowed; offers sign-out. */
-export async function showAccount(
+/** What the account panel does with the profiles. */
+export interface IAccountProfiles {
+  readonly profiles: ICartoProfiles;
+  /** Sign in to another account (with SSO: `addSso`). */
+  add(): void;
+  addSso(): void;
+  /** Sign one profile out. */
+  signOut(slot: string): void;
+  /** Sign a profile in again (its session ended). */
+  signIn(slot: string): void;
+}
+
+/** The rows of the account table of one session. */
+function accountRows(
   info: ICartoSessionInfo,
-  trans: TranslationBundle,
-  notOwner: string | null = null,
-  access: KernelAccess | null = null
-): Promise<boolean> {
-  const rows: [string, string][] = [
+  trans: TranslationBundle
+): [string, string][] {
+  return [
     [
       trans.__('User'),
       info.user ? `${info.user.name} <${info.user.email}>` : '—'
@@ -158,11 +169,18 @@ export async function showAccount(
         : trans.__('sign in again before expiry')
     ]
   ];
-  const body = (
-    <div className="jp-CartoAuth-account">
+}
+
+function AccountTable(props: {
+  info: ICartoSessionInfo;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { info, trans } = props;
+  return (
+    <>
       <table>
         <tbody>
-          {rows.map(([key, value]) => (
+          {accountRows(info, trans).map(([key, value]) => (
             <tr key={key}>
               <th scope="row">{key}</th>
               <td>{value}</td>
@@ -171,29 +189,300 @@ export async function showAccount(
         </tbody>
       </table>
       {info.error && <p className="jp-CartoAuth-error">{info.error}</p>}
+    </>
+  );
+}
+
+/**
+ * The account panel: who, org, API base URL, expiry, the notebooks allowed;
+ * with several profiles, each of them (rename, make default, sign out);
+ * offers another account and sign-out (of all, with several profiles).
+ */
+export async function showAccount(
+  info: ICartoSessionInfo,
+  trans: TranslationBundle,
+  notOwner: string | null = null,
+  access: KernelAccess | null = null,
+  profiles: IAccountProfiles | null = null
+): Promise<boolean> {
+  const isSeveral = () => (profiles?.profiles.profiles.length ?? 1) > 1;
+  // JupyterLab shows one dialog at a time: the panel closes before the
+  // sign-in of another account opens its own (SSO) dialog.
+  let close = () => undefined as void;
+  const panel: IAccountProfiles | null = profiles && {
+    profiles: profiles.profiles,
+    add: () => {
+      close();
+      profiles.add();
+    },
+    addSso: () => {
+      close();
+      profiles.addSso();
+    },
+    signOut: slot => profiles.signOut(slot),
+    signIn: slot => {
+      close();
+      profiles.signIn(slot);
+    }
+  };
+  const body = (
+    <div className="jp-CartoAuth-account">
+      {panel ? (
+        <UseSignal signal={panel.profiles.changed}>
+          {() => (
+            <ProfileList
+              panel={panel}
+              trans={trans}
+              info={panel.profiles.defaultProfile.session.info}
+            />
+          )}
+        </UseSignal>
+      ) : (
+        <AccountTable info={info} trans={trans} />
+      )}
       {notOwner && <p className="jp-CartoAuth-notOwner">{notOwner}</p>}
-      {access && <AccessList access={access} trans={trans} />}
+      {access && (
+        <AccessList
+          access={access}
+          trans={trans}
+          profiles={profiles?.profiles ?? null}
+        />
+      )}
     </div>
   );
-  const result = await showDialog({
-    title: trans.__('CARTO account'),
+  const title = profiles ? (
+    <UseSignal signal={profiles.profiles.changed}>
+      {() =>
+        isSeveral() ? trans.__('CARTO accounts') : trans.__('CARTO account')
+      }
+    </UseSignal>
+  ) : (
+    trans.__('CARTO account')
+  );
+  const dialog = new Dialog({
+    title,
     body,
     buttons: [
       Dialog.cancelButton({ label: trans.__('Close') }),
-      Dialog.warnButton({ label: trans.__('Sign out') })
+      Dialog.warnButton({
+        label: isSeveral() ? trans.__('Sign out of all') : trans.__('Sign out')
+      })
     ],
     // Enter must not sign out by accident.
     defaultButton: 0
   });
+  close = () => dialog.reject();
+  // The sign-out button says whom it signs out as profiles come and go.
+  const relabel = () => {
+    const label = isSeveral()
+      ? trans.__('Sign out of all')
+      : trans.__('Sign out');
+    const button = dialog.node.querySelector('.jp-Dialog-button.jp-mod-warn');
+    const text = button?.querySelector('.jp-Dialog-buttonLabel');
+    if (button && text && text.textContent !== label) {
+      text.textContent = label;
+      text.setAttribute('aria-label', label);
+    }
+  };
+  profiles?.profiles.changed.connect(relabel);
+  const result = await dialog.launch();
+  profiles?.profiles.changed.disconnect(relabel);
+  dialog.dispose();
   return result.button.accept;
+}
+
+/** The profiles: one looks as before profiles; several are listed each with its actions. */
+function ProfileList(props: {
+  panel: IAccountProfiles;
+  trans: TranslationBundle;
+  info: ICartoSessionInfo;
+}): JSX.Element {
+  const { panel, trans } = props;
+  const all = panel.profiles.profiles;
+  const anySignedIn = all.some(p => p.session.info.status === 'signed-in');
+  const addButtons = anySignedIn && (
+    <p className="jp-CartoAuth-addProfile">
+      <button className="jp-mod-styled" onClick={() => panel.add()}>
+        {trans.__('Sign in to another CARTO account…')}
+      </button>{' '}
+      <button className="jp-mod-styled" onClick={() => panel.addSso()}>
+        {trans.__('…with SSO organization')}
+      </button>
+    </p>
+  );
+  if (all.length <= 1) {
+    return (
+      <>
+        <AccountTable info={props.info} trans={trans} />
+        {addButtons}
+      </>
+    );
+  }
+  return (
+    <>
+      <ul
+        className="jp-CartoAuth-profiles"
+        aria-label={trans.__('CARTO profiles')}
+      >
+        {all.map(profile => (
+          <ProfileItem
+            key={profile.slot}
+            profile={profile}
+            panel={panel}
+            trans={trans}
+          />
+        ))}
+      </ul>
+      {addButtons}
+    </>
+  );
+}
+
+/** One profile in the account panel. */
+function ProfileItem(props: {
+  profile: IProfile;
+  panel: IAccountProfiles;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { profile, panel, trans } = props;
+  const [editing, setEditing] = React.useState(false);
+  const [name, setName] = React.useState(profile.name);
+  const [error, setError] = React.useState<string | null>(null);
+  const errorId = `jp-CartoAuth-rename-error-${profile.slot || 'default'}`;
+  const input = React.useRef<HTMLInputElement>(null);
+  const cancel = () => {
+    setEditing(false);
+    setName(profile.name);
+    setError(null);
+  };
+  const save = () => {
+    try {
+      panel.profiles.rename(profile.slot, name);
+      setEditing(false);
+      setError(null);
+    } catch (e) {
+      setError(
+        e instanceof ProfileNameError
+          ? e.message
+          : String((e as Error)?.message ?? e)
+      );
+    }
+  };
+  // Enter saves and Escape cancels the rename; the dialog, which would take
+  // both (close the panel), sees them first on its node: catch them before,
+  // on the document.
+  const keys = React.useRef({ save, cancel });
+  keys.current = { save, cancel };
+  React.useEffect(() => {
+    if (!editing) {
+      return;
+    }
+    const onKey = (event: KeyboardEvent) => {
+      if (
+        event.target !== input.current ||
+        (event.key !== 'Enter' && event.key !== 'Escape')
+      ) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      if (event.key === 'Enter') {
+        keys.current.save();
+      } else {
+        keys.current.cancel();
+      }
+    };
+    document.addEventListener('keydown', onKey, true);
+    return () => document.removeEventListener('keydown', onKey, true);
+  }, [editing]);
+  return (
+    <li className="jp-CartoAuth-profile" data-profile={profile.name}>
+      <h3>
+        {editing ? (
+          <input
+            className="jp-mod-styled jp-CartoAuth-input"
+            aria-label={trans.__('New name of %1', profile.name)}
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? errorId : undefined}
+            ref={input}
+            value={name}
+            maxLength={128}
+            autoFocus
+            onChange={event => setName(event.target.value)}
+          />
+        ) : (
+          <span className="jp-CartoAuth-profileName">{profile.name}</span>
+        )}
+        {profile.isDefault && (
+          <span className="jp-CartoAuth-defaultTag">
+            {' '}
+            {trans.__('(default)')}
+          </span>
+        )}
+      </h3>
+      {error && (
+        <p id={errorId} className="jp-CartoAuth-error" role="alert">
+          {error}
+        </p>
+      )}
+      <AccountTable info={profile.session.info} trans={trans} />
+      <p className="jp-CartoAuth-profileActions">
+        {editing ? (
+          <button className="jp-mod-styled jp-mod-accept" onClick={save}>
+            {trans.__('Save name')}
+          </button>
+        ) : (
+          <button
+            className="jp-mod-styled"
+            aria-label={trans.__('Rename %1', profile.name)}
+            onClick={() => setEditing(true)}
+          >
+            {trans.__('Rename')}
+          </button>
+        )}{' '}
+        {profile.session.info.status !== 'signed-in' && (
+          <button
+            className="jp-mod-styled jp-mod-accept"
+            aria-label={trans.__('Sign in again to %1', profile.name)}
+            onClick={() => panel.signIn(profile.slot)}
+          >
+            {trans.__('Sign in again')}
+          </button>
+        )}{' '}
+        {!profile.isDefault && (
+          <button
+            className="jp-mod-styled"
+            aria-label={trans.__('Make %1 the default', profile.name)}
+            onClick={() => panel.profiles.setDefault(profile.slot)}
+          >
+            {trans.__('Make default')}
+          </button>
+        )}{' '}
+        <button
+          className="jp-mod-styled jp-mod-warn"
+          aria-label={trans.__('Sign out of %1', profile.name)}
+          onClick={() => panel.signOut(profile.slot)}
+        >
+          {trans.__('Sign out of this account')}
+        </button>
+      </p>
+    </li>
+  );
 }
 
 /** The notebooks allowed (each with Revoke) and recently denied (with Allow). */
 function AccessList(props: {
   access: KernelAccess;
   trans: TranslationBundle;
+  profiles?: ICartoProfiles | null;
 }): JSX.Element {
-  const { access, trans } = props;
+  const { access, trans, profiles } = props;
+  const several = (profiles?.profiles.length ?? 1) > 1;
+  /** A grant's path, with its profile's name when there are several. */
+  const labelOf = (path: string, slot: string | undefined) => {
+    const name = profiles?.get(slot ?? '')?.name;
+    return several && name ? `${path} · ${name}` : path;
+  };
   return (
     <UseSignal signal={access.changed}>
       {() => (
@@ -213,12 +502,20 @@ function AccessList(props: {
           ) : (
             <ul>
               {access.grants.map(grant => (
-                <li key={grant.path} className="jp-CartoAuth-grant">
-                  <span className="jp-CartoAuth-grantPath">{grant.path}</span>{' '}
+                <li
+                  key={`${grant.profile ?? ''}\n${grant.path}`}
+                  className="jp-CartoAuth-grant"
+                >
+                  <span className="jp-CartoAuth-grantPath">
+                    {labelOf(grant.path, grant.profile)}
+                  </span>{' '}
                   <button
                     className="jp-mod-styled jp-mod-warn"
-                    aria-label={trans.__('Revoke %1', grant.path)}
-                    onClick={() => access.revoke(grant.path)}
+                    aria-label={trans.__(
+                      'Revoke %1',
+                      labelOf(grant.path, grant.profile)
+                    )}
+                    onClick={() => access.revoke(grant.path, grant.profile)}
                   >
                     {trans.__('Revoke')}
                   </button>

@@ -11,13 +11,17 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type { KernelAccess } from './access';
 import { CartoAuthError } from './errors';
 import type { IEarlyOpen, IKernelBridge } from './kernelwatch';
+import { defaultProfileName } from './profiles';
+import type { IBinding, IProfile } from './profiles';
 import {
   errorMessage,
   ErrorCode,
+  IProfileSummary,
   IRequest,
   ISessionMessage,
   Message,
   parseMessage,
+  PROFILES_FEATURE,
   ProtocolError,
   SessionReason,
   stdinReplyValue,
@@ -25,6 +29,53 @@ import {
   VERSION
 } from './protocol';
 import { ICartoSession, ICartoSessionInfo, ISignInOptions } from './tokens';
+
+/**
+ * The profiles the bridge routes kernels to (profiles.ts): each kernel gets
+ * the session of its notebook's profile only.
+ */
+export interface IBridgeProfiles {
+  readonly profiles: readonly IProfile[];
+  readonly defaultProfile: IProfile;
+  /** A profile was added, removed, renamed or made default, or a session changed. */
+  readonly changed: ISignal<unknown, void>;
+  get(slot: string): IProfile | null;
+  byName(name: string): IProfile | null;
+  resolve(binding: IBinding | null): { profile: IProfile; matched: boolean };
+  /** Sign one profile out (the kernel's "Sign out everywhere"). */
+  signOut(slot: string): Promise<void>;
+}
+
+/** The one session of a lab before profiles, as its one profile. */
+export function singleProfile(session: ICartoSession): IBridgeProfiles {
+  const changed = new Signal<unknown, void>(session);
+  session.changed.connect(() => changed.emit());
+  const profile = (): IProfile => ({
+    slot: '',
+    name:
+      defaultProfileName(
+        session.info.user?.email ?? null,
+        session.info.user?.org ?? null
+      ) ?? 'CARTO',
+    email: session.info.user?.email ?? null,
+    org: session.info.user?.org ?? null,
+    isDefault: true,
+    session
+  });
+  return {
+    get profiles() {
+      return [profile()];
+    },
+    get defaultProfile() {
+      return profile();
+    },
+    changed,
+    get: slot => (slot === '' ? profile() : null),
+    byName: name => (profile().name === name ? profile() : null),
+    resolve: () => ({ profile: profile(), matched: true }),
+    signOut: () => session.signOut()
+  };
+}
 
 /** What a lab executes, silently, to attach a Python kernel. */
 export const ATTACH_CODE = [
@@ -55,14 +106,29 @@ interface IKernelState {
   signedOut: boolean;
   /** The open sign-out confirmation's notification, or null. */
   signOutNotice: string | null;
+  /** The profile slot whose session this kernel gets (its notebook's binding). */
+  slot: string;
+  /** Its hello named the `profiles` feature: it gets the profile fields. */
+  profilesFeature: boolean;
 }
 
 /** Options of {@link KernelBridge}. */
 export interface IKernelBridgeOptions {
+  /** The session of a lab without profiles (used when `profiles` is not given). */
   readonly session: ICartoSession;
+  /** The lab's profiles; default: `session` as the one profile. */
+  readonly profiles?: IBridgeProfiles;
+  /** The binding of the notebook of a context, or null (default profile). */
+  readonly bindingOf?: (context: ISessionContext) => IBinding | null;
+  /** Bind the notebook of a context to a profile (writes its metadata). */
+  readonly bind?: (context: ISessionContext, profile: IProfile) => void;
+  /** Emitted when a notebook's binding changed. */
+  readonly bindingsChanged?: ISignal<unknown, unknown>;
+  /** Sign in to another account with this organization: a new profile. */
+  readonly addProfile?: (organization: string) => Promise<void>;
   readonly trans: TranslationBundle;
-  /** Start a sign-in (the command's behaviour: dialogs on failure). */
-  readonly signIn: (options: ISignInOptions) => Promise<void>;
+  /** Start a sign-in of profile slot `slot` (default: the default profile; the command's behaviour: dialogs on failure). */
+  readonly signIn: (options: ISignInOptions, slot?: string) => Promise<void>;
   /** Bound of an interactive sign-in a kernel asked for, in seconds. */
   readonly signInTimeoutSeconds: () => number;
   /**
@@ -81,9 +147,12 @@ export interface IKernelBridgeOptions {
 export class KernelBridge implements IKernelBridge, IDisposable {
   constructor(private _options: IKernelBridgeOptions) {
     this.access = _options.access;
-    _options.session.changed.connect(this._onSessionChanged, this);
+    this._profiles = _options.profiles ?? singleProfile(_options.session);
+    this._profiles.changed.connect(this._onProfilesChanged, this);
+    _options.bindingsChanged?.connect(this._onProfilesChanged, this);
     _options.access.changed.connect(this._onAccessChanged, this);
-    this._lastPushed = this._pushKey(_options.session.info);
+    this._followSessions();
+    this._profilesKey = this._summaryKey();
   }
 
   /** The user's grants the bridge enforces (listed in the account panel). */
@@ -172,8 +241,11 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       context,
       told: 'not_granted',
       signedOut: false,
-      signOutNotice: null
+      signOutNotice: null,
+      slot: '',
+      profilesFeature: false
     };
+    state.slot = this._resolve(state).slot;
     this._kernels.set(kernel, state);
     kernel.registerCommTarget(TARGET, (comm, msg) =>
       this._onCommOpen(state, comm, msg)
@@ -304,6 +376,8 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     }
     this._track(state, comm);
     state.signedOut = false;
+    state.profilesFeature = (hello.features ?? []).includes(PROFILES_FEATURE);
+    state.slot = this._resolve(state).slot;
     this._setProblem(state, null);
     if (this._granted(state)) {
       state.told = 'granted';
@@ -312,8 +386,8 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     }
     // Nothing secret before the user's Allow; the kernel learns why.
     state.told = 'not_granted';
-    this._send(comm, NOT_GRANTED);
-    if (this._options.session.info.status === 'signed-in') {
+    this._send(comm, NOT_GRANTED, state);
+    if (this._sessionOf(state).info.status === 'signed-in') {
       void this._askGrant(state, null);
     }
   }
@@ -374,7 +448,13 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   ): Promise<void> {
     let reply: Message;
     try {
-      const { session } = this._options;
+      if (state.profilesFeature) {
+        const refusal = await this._chooseProfile(state, request);
+        if (refusal) {
+          this._reply(state, comm, request, msg, refusal);
+          return;
+        }
+      }
       if (!this._granted(state)) {
         const refusal = await this._grantFor(state, request);
         if (refusal) {
@@ -383,12 +463,13 @@ export class KernelBridge implements IKernelBridge, IDisposable {
         }
       }
       state.signedOut = false; // the kernel asks again: it gets the session
+      const session = this._sessionOf(state);
       if (session.info.status !== 'signed-in' && request.interactive) {
-        await this._promptSignIn(request.org);
+        await this._promptSignIn(request.org, state.slot);
       }
       reply =
         session.info.status === 'signed-in'
-          ? await this._sessionMessage('reply', request.min_ttl)
+          ? await this._sessionMessage('reply', state.slot, request.min_ttl)
           : { v: 1, type: 'session', state: 'signed_out', reason: 'reply' };
     } catch (error) {
       const code: ErrorCode =
@@ -414,7 +495,7 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     msg: KernelMessage.ICommMsgMsg,
     answer: Message
   ): void {
-    const reply = { ...answer, id: request.id };
+    const reply = { ...this._decorate(state, answer), id: request.id };
     if (request.reply_via === 'stdin') {
       try {
         state.kernel.sendInputReply(
@@ -433,17 +514,101 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   }
 
   /**
+   * A feature kernel's choice of profile: by `profile` (name), else by
+   * `org` (the profile of that organization, or a new sign-in to it when
+   * interactive). Binds the notebook to it. Returns the answer to send
+   * instead of a session (unknown profile), or null.
+   */
+  private async _chooseProfile(
+    state: IKernelState,
+    request: IRequest
+  ): Promise<Message | null> {
+    const profiles = this._profiles;
+    if (request.profile !== undefined) {
+      const profile = profiles.byName(request.profile);
+      if (!profile) {
+        return errorMessage(
+          'unknown_profile',
+          this._options.trans.__(
+            'This JupyterLab has no CARTO profile named %1. Its profiles: %2.',
+            JSON.stringify(request.profile),
+            profiles.profiles.map(p => JSON.stringify(p.name)).join(', ')
+          )
+        );
+      }
+      this._bindTo(state, profile);
+      return null;
+    }
+    const org = request.org;
+    if (org === null || this._profileOf(state).org === org) {
+      return null;
+    }
+    const find = () =>
+      profiles.profiles.find(
+        p => p.org === org && p.session.info.status === 'signed-in'
+      );
+    let match = find();
+    const anySignedIn = profiles.profiles.some(
+      p => p.session.info.status === 'signed-in'
+    );
+    if (
+      !match &&
+      request.interactive &&
+      anySignedIn &&
+      this._options.addProfile
+    ) {
+      const add = this._options.addProfile;
+      await this._promptSignIn(
+        org,
+        null,
+        () => !!find(),
+        () => add(org)
+      );
+      match = find();
+    }
+    if (match) {
+      this._bindTo(state, match);
+    }
+    return null;
+  }
+
+  /** Bind the kernel's notebook to `profile`: the kernel gets its session from now on. */
+  private _bindTo(state: IKernelState, profile: IProfile): void {
+    if (state.slot === profile.slot && this._resolve(state).matched) {
+      return;
+    }
+    state.slot = profile.slot;
+    state.told = this._granted(state) ? 'granted' : 'not_granted';
+    this._options.bind?.(state.context, profile);
+  }
+
+  /**
    * Ask the user to sign in for a waiting kernel: a popup needs a click, so
    * the notification carries the button. Bounded by the sign-in time limit.
    */
-  private _promptSignIn(org: string | null): Promise<void> {
-    const { session, trans } = this._options;
+  private _promptSignIn(
+    org: string | null,
+    slot: string | null,
+    done?: () => boolean,
+    action?: () => Promise<void>
+  ): Promise<void> {
+    const { trans } = this._options;
+    const profiles = this._profiles;
+    const session = profiles.get(slot ?? '')?.session;
+    const isDone =
+      done ??
+      (() => profiles.get(slot ?? '')?.session.info.status === 'signed-in');
+    // Waiting for one profile: its own signal, so that the push to the
+    // kernels (connected first) still goes before the answer, as before
+    // profiles; waiting for a new profile: the list's.
+    const signal: ISignal<unknown, unknown> =
+      done || !session ? profiles.changed : session.changed;
     const seconds = this._options.signInTimeoutSeconds();
     return new Promise<void>((resolve, reject) => {
       let id = '';
       const finish = (error?: CartoAuthError) => {
         clearTimeout(timer);
-        session.changed.disconnect(onChange);
+        signal.disconnect(onChange);
         Notification.dismiss(id);
         if (error) {
           reject(error);
@@ -451,8 +616,8 @@ export class KernelBridge implements IKernelBridge, IDisposable {
           resolve();
         }
       };
-      const onChange = (_: ICartoSession, info: ICartoSessionInfo) => {
-        if (info.status === 'signed-in') {
+      const onChange = () => {
+        if (isDone()) {
           finish();
         }
       };
@@ -469,9 +634,14 @@ export class KernelBridge implements IKernelBridge, IDisposable {
           ),
         seconds * 1000
       );
-      session.changed.connect(onChange);
+      signal.connect(onChange);
       id = Notification.info(
-        trans.__('A notebook cell is waiting for you to sign in to CARTO.'),
+        action && org
+          ? trans.__(
+              'A notebook cell is waiting for you to sign in to CARTO with organization %1.',
+              org
+            )
+          : trans.__('A notebook cell is waiting for you to sign in to CARTO.'),
         {
           autoClose: false,
           actions: [
@@ -479,7 +649,14 @@ export class KernelBridge implements IKernelBridge, IDisposable {
               label: trans.__('Sign in to CARTO'),
               displayType: 'accent',
               callback: () => {
-                void this._options.signIn(org ? { organization: org } : {});
+                if (action) {
+                  void action().catch(() => undefined);
+                } else if (session) {
+                  void this._options.signIn(
+                    org ? { organization: org } : {},
+                    slot ?? ''
+                  );
+                }
               }
             },
             {
@@ -503,9 +680,18 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   /** The session as a protocol message (tokens only when signed in). */
   private async _sessionMessage(
     reason: SessionReason,
+    slot: string,
     minTtl = 0
   ): Promise<ISessionMessage> {
-    const { session } = this._options;
+    const session = this._profiles.get(slot)?.session;
+    if (!session) {
+      return {
+        v: 1,
+        type: 'session',
+        state: 'signed_out',
+        reason: reason === 'attach' || reason === 'reply' ? reason : 'sign_out'
+      };
+    }
     const token =
       session.info.status === 'signed-in'
         ? await session.getAccessToken(minTtl)
@@ -546,10 +732,11 @@ export class KernelBridge implements IKernelBridge, IDisposable {
    * it needs more; the failure is logged, never left unhandled).
    */
   private async _pushable(
-    reason: SessionReason
+    reason: SessionReason,
+    slot: string
   ): Promise<ISessionMessage | null> {
     try {
-      return await this._sessionMessage(reason);
+      return await this._sessionMessage(reason, slot);
     } catch (error) {
       console.warn(
         'jupyterlab-carto-auth: could not push the session',
@@ -559,24 +746,111 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     }
   }
 
-  /** Push sign-in, refresh and sign-out to every attached kernel. */
-  private _onSessionChanged(_: ICartoSession, info: ICartoSessionInfo): void {
-    const key = this._pushKey(info);
-    if (key === this._lastPushed) {
+  /** Follow every profile's session (profiles come and go). */
+  private _followSessions(): void {
+    const live = new Set<string>();
+    for (const profile of this._profiles.profiles) {
+      live.add(profile.slot);
+      const followed = this._followed.get(profile.slot);
+      if (followed?.session === profile.session) {
+        continue;
+      }
+      followed?.session.changed.disconnect(followed.listener);
+      const entry = {
+        session: profile.session,
+        lastPushed: '',
+        listener: (_: ICartoSession, info: ICartoSessionInfo) =>
+          this._onSessionChanged(profile.slot, info)
+      };
+      entry.lastPushed = this._pushKey(profile.session.info, '');
+      profile.session.changed.connect(entry.listener);
+      this._followed.set(profile.slot, entry);
+    }
+    for (const [slot, followed] of [...this._followed]) {
+      if (!live.has(slot)) {
+        followed.session.changed.disconnect(followed.listener);
+        this._followed.delete(slot);
+      }
+    }
+  }
+
+  /**
+   * Profiles or bindings changed: follow new sessions; a kernel whose
+   * notebook now uses another profile gets that profile's session at once
+   * (or not_granted until the user allows the pair); feature kernels learn
+   * a changed list (reason `profiles`).
+   */
+  private _onProfilesChanged(): void {
+    this._followSessions();
+    const key = this._summaryKey();
+    const listChanged = key !== this._profilesKey;
+    this._profilesKey = key;
+    for (const state of this._kernels.values()) {
+      const { slot } = this._resolve(state);
+      const comm = state.comm;
+      if (slot === state.slot) {
+        if (
+          listChanged &&
+          comm &&
+          state.profilesFeature &&
+          state.told === 'granted' &&
+          this._granted(state)
+        ) {
+          this._pushSession(state, comm, 'profiles');
+        }
+        continue;
+      }
+      state.slot = slot;
+      if (!comm) {
+        continue;
+      }
+      if (this._granted(state)) {
+        state.told = 'granted';
+        const info = this._sessionOf(state).info;
+        this._pushSession(
+          state,
+          comm,
+          state.profilesFeature
+            ? 'profiles'
+            : info.status === 'signed-in'
+              ? 'sign_in'
+              : 'sign_out'
+        );
+      } else {
+        state.told = 'not_granted';
+        this._send(comm, NOT_GRANTED, state);
+        if (this._sessionOf(state).info.status === 'signed-in') {
+          void this._askGrant(state, null);
+        }
+      }
+    }
+  }
+
+  /** Push sign-in, refresh and sign-out of one profile to the kernels it is bound to. */
+  private _onSessionChanged(slot: string, info: ICartoSessionInfo): void {
+    const followed = this._followed.get(slot);
+    if (!followed) {
+      return;
+    }
+    const key = this._pushKey(info, followed.lastPushed);
+    if (key === followed.lastPushed) {
       return; // only an error text or the signing-in state changed
     }
     const reason: SessionReason =
       info.status !== 'signed-in'
         ? 'sign_out'
-        : this._lastPushed.startsWith('in:')
+        : followed.lastPushed.startsWith('in:')
           ? 'refresh'
           : 'sign_in';
-    this._lastPushed = key;
-    void this._pushable(reason).then(message => {
+    followed.lastPushed = key;
+    void this._pushable(reason, slot).then(message => {
       if (!message) {
         return;
       }
       for (const state of this._kernels.values()) {
+        if (state.slot !== slot) {
+          continue; // another profile's notebook
+        }
         if (!state.comm || state.told !== 'granted' || !this._granted(state)) {
           continue; // not allowed: it holds not_granted
         }
@@ -586,14 +860,63 @@ export class KernelBridge implements IKernelBridge, IDisposable {
           }
           state.signedOut = false;
         }
-        this._send(state.comm, message);
+        this._send(state.comm, message, state);
       }
     });
   }
 
-  /** May this kernel's notebook have the session (the user's grant)? */
+  /** May this kernel's notebook have its profile's session (the user's grant)? */
   private _granted(state: IKernelState): boolean {
-    return this._options.access.isGranted(state.context.path);
+    return this._options.access.isGranted(state.context.path, state.slot);
+  }
+
+  /** The profile a kernel's notebook is bound to now. */
+  private _resolve(state: IKernelState): { slot: string; matched: boolean } {
+    const binding = this._options.bindingOf?.(state.context) ?? null;
+    const { profile, matched } = this._profiles.resolve(binding);
+    return { slot: profile.slot, matched };
+  }
+
+  private _profileOf(state: IKernelState): IProfile {
+    return this._profiles.get(state.slot) ?? this._profiles.defaultProfile;
+  }
+
+  private _sessionOf(state: IKernelState): ICartoSession {
+    return this._profileOf(state).session;
+  }
+
+  /** The profile list as feature kernels see it. */
+  private _summary(): IProfileSummary[] {
+    // A profile never signed in (the default slot of a new lab) is no account.
+    return this._profiles.profiles
+      .filter(p => p.email !== null)
+      .map(p => ({
+        name: p.name,
+        email: p.email!,
+        org: p.org,
+        default: p.isDefault
+      }));
+  }
+
+  private _summaryKey(): string {
+    return JSON.stringify(this._summary());
+  }
+
+  /** A session message with the profile fields, for a feature kernel. */
+  private _decorate(state: IKernelState | null, message: Message): Message {
+    if (!state?.profilesFeature || message.type !== 'session') {
+      return message;
+    }
+    const profile = this._profileOf(state);
+    // Signed in to no account yet: `profiles: []` without `profile`
+    // (docs/protocol.md, "Profiles").
+    return profile.email === null
+      ? { ...message, profiles: this._summary() }
+      : {
+          ...message,
+          profile: { name: profile.name, org: profile.org },
+          profiles: this._summary()
+        };
   }
 
   /** How the prompt names a kernel: a notebook by its path, a console by name. */
@@ -610,13 +933,15 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     comm: Kernel.IComm,
     reason: SessionReason
   ): void {
-    void this._pushable(reason).then(message => {
+    const slot = state.slot;
+    void this._pushable(reason, slot).then(message => {
       if (
         message &&
+        state.slot === slot &&
         this._granted(state) &&
         !(state.signedOut && message.state === 'signed_in')
       ) {
-        this._send(comm, message);
+        this._send(comm, message, state);
       }
     });
   }
@@ -627,7 +952,8 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     const asked = this._options.access.ask({
       path: state.context.path,
       label: this._label(state),
-      org
+      org,
+      profile: state.slot
     });
     const timer = setTimeout(() => asked.dismiss(), seconds * 1000);
     return asked.answer.finally(() => clearTimeout(timer));
@@ -642,9 +968,10 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     state: IKernelState,
     request: IRequest
   ): Promise<Message | null> {
-    const { access, session, trans } = this._options;
+    const { access, trans } = this._options;
+    const session = this._sessionOf(state);
     const { path } = state.context;
-    if (access.isDenied(path)) {
+    if (access.isDenied(path, state.slot)) {
       return this._denied(path);
     }
     if (!request.interactive) {
@@ -655,12 +982,13 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       if (session.info.status !== 'signed-in') {
         // One dialog for both: its click (a user gesture) starts the sign-in.
         await this._options.signIn(
-          request.org ? { organization: request.org } : {}
+          request.org ? { organization: request.org } : {},
+          state.slot
         );
       }
       return null;
     }
-    return access.isDenied(path)
+    return access.isDenied(path, state.slot)
       ? this._denied(path)
       : errorMessage(
           'timeout',
@@ -687,18 +1015,24 @@ export class KernelBridge implements IKernelBridge, IDisposable {
    * needs the user's click on the notification it shows (one per kernel).
    */
   private _kernelSignOut(state: IKernelState, comm: Kernel.IComm): void {
-    const { session, trans } = this._options;
+    const { trans } = this._options;
+    const session = this._sessionOf(state);
+    const slot = state.slot;
     if (!this._granted(state)) {
-      this._send(comm, NOT_GRANTED);
+      this._send(comm, NOT_GRANTED, state);
       return;
     }
     state.signedOut = true;
-    this._send(comm, {
-      v: 1,
-      type: 'session',
-      state: 'signed_out',
-      reason: 'sign_out'
-    });
+    this._send(
+      comm,
+      {
+        v: 1,
+        type: 'session',
+        state: 'signed_out',
+        reason: 'sign_out'
+      },
+      state
+    );
     const shown =
       state.signOutNotice !== null &&
       Notification.manager.has(state.signOutNotice);
@@ -716,7 +1050,7 @@ export class KernelBridge implements IKernelBridge, IDisposable {
           {
             label: trans.__('Sign out everywhere'),
             displayType: 'warn',
-            callback: () => void session.signOut()
+            callback: () => void this._profiles.signOut(slot)
           },
           {
             label: trans.__('Stay signed in'),
@@ -729,12 +1063,12 @@ export class KernelBridge implements IKernelBridge, IDisposable {
 
   /** A grant given or taken back, the mode, or a path changed: tell kernels. */
   private _onAccessChanged(): void {
-    const signedIn = this._options.session.info.status === 'signed-in';
     for (const state of this._kernels.values()) {
       const { comm } = state;
       if (!comm) {
         continue;
       }
+      const signedIn = this._sessionOf(state).info.status === 'signed-in';
       const granted = this._granted(state);
       if (granted && state.told === 'not_granted') {
         state.told = 'granted';
@@ -743,24 +1077,31 @@ export class KernelBridge implements IKernelBridge, IDisposable {
         }
       } else if (!granted && state.told === 'granted') {
         state.told = 'not_granted';
-        this._send(comm, NOT_GRANTED);
+        this._send(comm, NOT_GRANTED, state);
       }
     }
   }
 
   /** What identifies a pushable change: a new token, or signed out. */
-  private _pushKey(info: ICartoSessionInfo): string {
+  private _pushKey(info: ICartoSessionInfo, last: string): string {
     if (info.status === 'signed-in') {
       return `in:${info.expiresAt}`;
     }
-    return info.status === 'signing-in' ? (this._lastPushed ?? 'out') : 'out';
+    return info.status === 'signing-in' ? last || 'out' : 'out';
   }
 
-  /** Send without waiting: one slow or dead kernel never delays the others. */
-  private _send(comm: Kernel.IComm, message: Message): void {
+  /**
+   * Send without waiting: one slow or dead kernel never delays the others.
+   * With `state`, a feature kernel's session message gets the profile fields.
+   */
+  private _send(
+    comm: Kernel.IComm,
+    message: Message,
+    state: IKernelState | null = null
+  ): void {
     try {
       if (!comm.isDisposed) {
-        comm.send(message as any);
+        comm.send(this._decorate(state, message) as any);
       }
     } catch (error) {
       console.warn(
@@ -778,7 +1119,16 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   }
 
   private _kernels = new Map<Kernel.IKernelConnection, IKernelState>();
-  private _lastPushed: string;
+  private _profiles: IBridgeProfiles;
+  private _profilesKey: string;
+  private _followed = new Map<
+    string,
+    {
+      session: ICartoSession;
+      lastPushed: string;
+      listener: (s: ICartoSession, info: ICartoSessionInfo) => void;
+    }
+  >();
   private _isDisposed = false;
   private _problemsChanged = new Signal<this, void>(this);
 }

@@ -12,8 +12,13 @@ import { PluginIDs } from './settings';
 import { ISecrets, IStoredSession } from './storedsession';
 import { ISealed, LatestSession, Vault } from './vault';
 
-/** Lab state key of the session. */
+/** Lab state key of the session (of the default profile slot). */
 export const STATE_KEY = `${PluginIDs.session}`;
+
+/** Lab state key of a profile slot's session: the default slot keeps {@link STATE_KEY}. */
+export function stateKeyOf(profile: string): string {
+  return profile ? `${STATE_KEY}:profile:${profile}` : STATE_KEY;
+}
 
 /**
  * The session's two stores, kept in step.
@@ -32,6 +37,7 @@ export class SessionPersistence {
     vault?: Vault
   ) {
     this._scope = scope;
+    this._key = stateKeyOf(scope.profile);
     this._vault = vault ?? new Vault(scope, undefined, _remember);
     this._latest = new LatestSession(scope);
   }
@@ -48,16 +54,16 @@ export class SessionPersistence {
   async restore(): Promise<IStoredSession | null> {
     if (!this._remember()) {
       // Nothing of an earlier remembered session stays behind.
-      await this._state.remove(STATE_KEY);
+      await this._state.remove(this._key);
       await this._vault.forgetKey();
       return null;
     }
-    const saved = (await this._state.fetch(STATE_KEY)) as
+    const saved = (await this._state.fetch(this._key)) as
       IStoredSession | undefined;
     const latest = await this.latest();
     if (!latest || latest.v !== 1) {
       if (saved) {
-        await this._state.remove(STATE_KEY); // signed out since it was saved
+        await this._state.remove(this._key); // signed out since it was saved
       }
       return null;
     }
@@ -80,7 +86,7 @@ export class SessionPersistence {
   async save(stored: IStoredSession): Promise<void> {
     if (this._remember()) {
       await this._latest.write(stored).catch(() => undefined);
-      await this._state.save(STATE_KEY, stored as any);
+      await this._state.save(this._key, stored as any);
     }
   }
 
@@ -89,7 +95,7 @@ export class SessionPersistence {
     if (this._remember()) {
       await this._latest.write(null).catch(() => undefined);
     }
-    await this._state.remove(STATE_KEY);
+    await this._state.remove(this._key);
   }
 
   /**
@@ -98,7 +104,7 @@ export class SessionPersistence {
    */
   rememberChanged(before: boolean, stored: IStoredSession | null): void {
     if (before && !this._remember()) {
-      void this._state.remove(STATE_KEY);
+      void this._state.remove(this._key);
       void this._vault.forgetKey();
     } else if (this._remember() && stored) {
       void (async () => {
@@ -106,7 +112,7 @@ export class SessionPersistence {
           await this._vault.keepKey().catch(() => undefined);
         }
         await this._latest.write(stored).catch(() => undefined);
-        await this._state.save(STATE_KEY, stored as any);
+        await this._state.save(this._key, stored as any);
       })();
     }
   }
@@ -153,6 +159,7 @@ export class SessionPersistence {
   }
 
   private _scope: ServerScope;
+  private _key: string;
   private _vault: Vault;
   private _latest: LatestSession;
 }

@@ -2,7 +2,10 @@
 // rules live in jupyterlab_carto_auth/protocol.py; both are tested against
 // docs/protocol-examples.json.
 
+import { isProfileName } from './profilename';
+
 export { TARGET } from './commtarget';
+export { isProfileName, MAX_PROFILE_NAME } from './profilename';
 /** Protocol major version. */
 export const VERSION = 1;
 /** Largest message, in bytes of compact JSON. */
@@ -15,15 +18,41 @@ export type ErrorCode =
   | 'network'
   | 'denied'
   | 'unsupported_version'
-  | 'bad_request';
+  | 'bad_request'
+  | 'unknown_profile';
 export type SessionReason =
-  'sign_in' | 'refresh' | 'reply' | 'attach' | 'sign_out' | 'not_granted';
+  | 'sign_in'
+  | 'refresh'
+  | 'reply'
+  | 'attach'
+  | 'sign_out'
+  | 'not_granted'
+  | 'profiles';
+
+/** The feature a kernel names in its hello to get the profile fields (docs/protocol.md, "Profiles"). */
+export const PROFILES_FEATURE = 'profiles';
 
 export interface IHello {
   v: 1;
   type: 'hello';
   versions: number[];
   package_version: string;
+  /** Optional: what the kernel understands beyond v1 (`profiles`). */
+  features?: string[];
+}
+
+/** Which profile a session is of (feature kernels only). */
+export interface IProfileRef {
+  name: string;
+  org: string | null;
+}
+
+/** One profile of the lab, as feature kernels see it: nothing secret. */
+export interface IProfileSummary {
+  name: string;
+  email: string;
+  org: string | null;
+  default: boolean;
 }
 
 export interface IUserInfo {
@@ -42,6 +71,10 @@ export interface ISessionMessage {
   user?: IUserInfo;
   reason: SessionReason;
   id?: string;
+  /** Feature kernels only: the profile this session is of. */
+  profile?: IProfileRef;
+  /** Feature kernels only: every profile of the lab. */
+  profiles?: IProfileSummary[];
 }
 
 export interface IRequest {
@@ -52,6 +85,8 @@ export interface IRequest {
   org: string | null;
   min_ttl: number;
   reply_via: 'comm' | 'stdin';
+  /** Optional: the profile (by name) the kernel wants. */
+  profile?: string;
 }
 
 export interface ISignOut {
@@ -87,7 +122,8 @@ const ERROR_CODES = new Set<string>([
   'network',
   'denied',
   'unsupported_version',
-  'bad_request'
+  'bad_request',
+  'unknown_profile'
 ]);
 const REASONS = new Set<string>([
   'sign_in',
@@ -95,7 +131,8 @@ const REASONS = new Set<string>([
   'reply',
   'attach',
   'sign_out',
-  'not_granted'
+  'not_granted',
+  'profiles'
 ]);
 const TYPES: Record<Direction, Set<string>> = {
   kernel_to_lab: new Set(['hello', 'request', 'sign_out', 'error']),
@@ -126,6 +163,37 @@ function optionalId(message: Record<string, unknown>): void {
 
 function nullableString(value: unknown): boolean {
   return value === null || typeof value === 'string';
+}
+
+function checkProfileFields(value: Record<string, unknown>): void {
+  if ('profile' in value) {
+    const profile = value.profile;
+    if (
+      !isObject(profile) ||
+      !isProfileName(profile.name) ||
+      !nullableString(profile.org)
+    ) {
+      throw bad('session "profile" must be {name (1 to 128 characters), org}.');
+    }
+  }
+  if ('profiles' in value) {
+    const profiles = value.profiles;
+    if (
+      !Array.isArray(profiles) ||
+      !profiles.every(
+        p =>
+          isObject(p) &&
+          isProfileName(p.name) &&
+          typeof p.email === 'string' &&
+          nullableString(p.org) &&
+          typeof p.default === 'boolean'
+      )
+    ) {
+      throw bad(
+        'session "profiles" must be a list of {name, email, org, default}.'
+      );
+    }
+  }
 }
 
 /**
@@ -197,6 +265,13 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       ) {
         throw bad('hello needs "versions" (integers) and "package_version".');
       }
+      if (
+        'features' in value &&
+        (!Array.isArray(value.features) ||
+          !value.features.every(f => typeof f === 'string'))
+      ) {
+        throw bad('hello "features" must be a list of strings.');
+      }
       break;
     case 'session':
       optionalId(value);
@@ -206,6 +281,7 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       if (typeof value.reason !== 'string' || !REASONS.has(value.reason)) {
         throw bad('session "reason" is unknown.');
       }
+      checkProfileFields(value);
       if (value.state === 'signed_in') {
         const user = value.user;
         if (typeof value.access_token !== 'string' || !value.access_token) {
@@ -253,6 +329,11 @@ export function parseMessage(value: unknown, direction: Direction): Message {
       }
       if (value.reply_via !== 'comm' && value.reply_via !== 'stdin') {
         throw bad('request "reply_via" must be comm or stdin.');
+      }
+      if ('profile' in value && !isProfileName(value.profile)) {
+        throw bad(
+          'request "profile" must be a profile name (1 to 128 characters).'
+        );
       }
       break;
     case 'error':

@@ -29,14 +29,28 @@ export class ServerScope {
   constructor(
     /** The server's absolute base URL, ending in `/`. */
     readonly baseUrl: string,
-    readonly identity: IServerIdentity
+    readonly identity: IServerIdentity,
+    /**
+     * The profile (profiles.ts) whose stores these are: '' for the default
+     * slot, which keeps the names of a lab before profiles (so a session
+     * signed in before the upgrade is still restored).
+     */
+    readonly profile = ''
   ) {
-    this.id = JSON.stringify([
+    const parts = [
       'v1',
       baseUrl,
       identity.serverOwner ?? '',
       identity.serverName
-    ]);
+    ];
+    this.id = JSON.stringify(profile ? [...parts, profile] : parts);
+  }
+
+  /** The scope of one profile's stores, channels and locks on this server. */
+  forProfile(profile: string): ServerScope {
+    return profile === this.profile
+      ? this
+      : new ServerScope(this.baseUrl, this.identity, profile);
   }
 
   /** The canonical text of the scope (what names and the AES-GCM additional data carry). */

@@ -9,6 +9,9 @@ export namespace PluginIDs {
   export const commands = 'jupyterlab-carto-auth:commands';
   export const statusbar = 'jupyterlab-carto-auth:statusbar';
   export const kernels = 'jupyterlab-carto-auth:kernels';
+  export const profiles = 'jupyterlab-carto-auth:profiles';
+  export const bindings = 'jupyterlab-carto-auth:bindings';
+  export const notebookProfile = 'jupyterlab-carto-auth:notebook-profile';
 }
 
 /** Command ids. */
@@ -18,6 +21,10 @@ export namespace CommandIDs {
   export const signOut = 'carto-auth:sign-out';
   export const pasteCode = 'carto-auth:paste-code';
   export const showAccount = 'carto-auth:show-account';
+  export const addProfile = 'carto-auth:add-profile';
+  export const addProfileSso = 'carto-auth:add-profile-sso';
+  export const signOutAll = 'carto-auth:sign-out-all';
+  export const useProfile = 'carto-auth:use-profile';
 }
 
 /**

@@ -1,8 +1,13 @@
 // The CARTO status bar item: signed out, signing in (with cancel), signed in
 // as `<email> · <org> · <region>` with time left, or the last error.
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import type { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
+
+import type { ICartoBindings } from './bindings';
+import type { ICartoProfiles } from './profiles';
 
 import { cartoIcon } from './icons';
 import { timeLeft } from './timeleft';
@@ -123,4 +128,92 @@ export class CartoStatus extends ReactWidget {
   }
 
   private _tick: number;
+}
+
+/**
+ * Which CARTO account the current notebook uses, shown with several
+ * profiles (or when its binding names an account this lab is not signed in
+ * to); a click chooses another.
+ */
+export class NotebookProfileStatus extends ReactWidget {
+  constructor(
+    private _profiles: ICartoProfiles,
+    private _bindings: ICartoBindings,
+    private _notebooks: INotebookTracker,
+    private _choose: () => void,
+    private _trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-CartoAuth-notebookProfile');
+    const update = () => {
+      const relevant = this.isRelevant;
+      if (relevant !== this._relevant) {
+        this._relevant = relevant;
+        this._relevanceChanged.emit();
+      }
+      this.update();
+    };
+    _profiles.changed.connect(update);
+    _bindings.changed.connect(update);
+    _notebooks.currentChanged.connect(update);
+    this._relevant = this.isRelevant;
+  }
+
+  /** Whether there is something to show: a notebook, and several profiles or an unmatched binding. */
+  get isRelevant(): boolean {
+    const panel = this._notebooks.currentWidget;
+    if (!panel) {
+      return false;
+    }
+    return (
+      this._profiles.profiles.length > 1 ||
+      !this._bindings.resolve(panel).matched
+    );
+  }
+
+  get relevanceChanged(): ISignal<this, void> {
+    return this._relevanceChanged;
+  }
+
+  render(): JSX.Element | null {
+    const trans = this._trans;
+    const panel = this._notebooks.currentWidget;
+    if (!panel) {
+      return null;
+    }
+    const { profile, matched, binding } = this._bindings.resolve(panel);
+    const label = matched
+      ? trans.__('Notebook account: %1', profile.name)
+      : trans.__(
+          'Notebook account: not signed in to %1 (using %2)',
+          binding?.profile ?? '',
+          profile.name
+        );
+    const title = matched
+      ? trans.__(
+          'This notebook uses the CARTO account %1. Click to choose another.',
+          profile.name
+        )
+      : trans.__(
+          'This notebook is bound to %1, which this JupyterLab is not signed in to: it uses %2. Sign in to that account, or click to choose another.',
+          binding?.profile ?? '',
+          profile.name
+        );
+    return (
+      <button
+        type="button"
+        className={`jp-CartoAuth-profileButton${matched ? '' : ' jp-mod-warning'}`}
+        title={title}
+        aria-label={title}
+        data-profile={profile.name}
+        data-matched={matched ? 'true' : 'false'}
+        onClick={() => this._choose()}
+      >
+        <span className="jp-CartoAuth-statusText">{label}</span>
+      </button>
+    );
+  }
+
+  private _relevant: boolean;
+  private _relevanceChanged = new Signal<this, void>(this);
 }

@@ -96,7 +96,11 @@ describe('jupyterlab-carto-auth plugins', () => {
         CommandIDs.showAccount,
         CommandIDs.signIn,
         CommandIDs.signInSso,
-        CommandIDs.signOut
+        CommandIDs.signOut,
+        CommandIDs.addProfile,
+        CommandIDs.addProfileSso,
+        CommandIDs.signOutAll,
+        CommandIDs.useProfile
       ].sort()
     );
   });
