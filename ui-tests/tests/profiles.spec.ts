@@ -10,13 +10,16 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 
 import {
+  accountPanel,
   allowAccess,
+  Info,
   kernelPrints,
   newNotebook,
   runCommand,
   sandboxInfo,
   screenshot,
-  setLifetimes
+  setLifetimes,
+  signInTwo
 } from './helpers';
 
 const TTL = 20;
@@ -86,17 +89,6 @@ async function holds(page: IJupyterLabPageFixture, notebook: string) {
     [string, string] | null;
 }
 
-/** Log in on the sandbox's form in a sign-in popup. */
-async function logInAs(
-  popup: Page,
-  user: { email: string; password: string }
-): Promise<void> {
-  await popup.waitForSelector('#email', { timeout: 15000 });
-  await popup.fill('#email', user.email);
-  await popup.fill('#password', user.password);
-  await popup.click('button[type="submit"]:has-text("Sign in")');
-}
-
 /** Bind the current notebook to the profile named `name` (the palette command). */
 async function useProfile(page: Page, name: string): Promise<void> {
   await page.evaluate(async profile => {
@@ -115,48 +107,6 @@ async function saveAll(page: Page): Promise<void> {
       await widget.context?.save();
     }
   });
-}
-
-type Info = ReturnType<typeof sandboxInfo> & {
-  second_user: { email: string; password: string };
-};
-
-/** The account panel (CARTO Account). */
-function accountPanel(page: Page) {
-  return page.locator('.jp-Dialog-content', {
-    has: page.locator('.jp-CartoAuth-account')
-  });
-}
-
-/**
- * Ana signs in through organization acme, then Bob, another account, is
- * added from the account panel through globex.
- */
-async function signInTwo(page: Page, info: Info): Promise<void> {
-  const status = page.locator('.jp-CartoAuth-statusButton');
-  await runCommand(page, 'carto-auth:sign-in-sso');
-  const sso = page.locator('.jp-Dialog');
-  await sso.locator('input').fill('acme');
-  const firstPopup = page.waitForEvent('popup');
-  await sso.locator('button', { hasText: 'Sign in' }).click();
-  await logInAs(await firstPopup, info.user);
-  await expect(status).toHaveAttribute('data-status', 'signed-in');
-  await expect(status).toContainText('acme');
-
-  // The provider forgets Ana's login, so that it asks who signs in
-  await page.context().clearCookies({ name: /^_(session|interaction)/ });
-  await runCommand(page, 'carto-auth:show-account');
-  await accountPanel(page)
-    .getByRole('button', { name: '…with SSO organization' })
-    .click();
-  const orgDialog = page.locator('.jp-Dialog-content', {
-    hasText: 'Sign in to another CARTO account with SSO'
-  });
-  await orgDialog.locator('input').fill('globex');
-  const secondPopup = page.waitForEvent('popup');
-  await orgDialog.locator('button', { hasText: 'Sign in' }).click();
-  await logInAs(await secondPopup, info.second_user);
-  await expect(page.locator('.jp-Dialog')).toHaveCount(0);
 }
 
 test.afterEach(async () => {
