@@ -58,7 +58,9 @@ async function setSetting(page: Page, key: string, value?: number) {
 /** Ask the lab's session to refresh now; resolves with the time it took (ms). */
 async function refreshNow(page: Page): Promise<number> {
   return page.evaluate(async id => {
-    const session: any = await (window as any).galata.getPlugin(id);
+    // (the service is the default profile's facade; refresh belongs to its session)
+    const service: any = await (window as any).galata.getPlugin(id);
+    const session = service.profiles.defaultProfile.session;
     const started = Date.now();
     await session.refresh(1e9).catch(() => undefined);
     return Date.now() - started;
