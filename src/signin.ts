@@ -19,6 +19,7 @@ import {
 import { watchPopup } from './popup';
 import { servedByJupyter } from './redirect';
 import { RelayClient } from './relay';
+import { callbackChannelName } from './scope';
 import { ICartoSettings, urlSettingTitles } from './settings';
 
 /** Dependencies of the flows. */
@@ -68,7 +69,11 @@ export class SignInFlows {
           .poll(relay, settings.redirectUri, signal)
           .finally(() => (relayOpen = false));
       } else {
-        callback = waitForCallbackPage(stateId, signal);
+        callback = waitForCallbackPage(
+          stateId,
+          signal,
+          this._serverSettings().baseUrl
+        );
       }
       popup.location.href = request.url;
       const url = await bounded(
@@ -215,15 +220,18 @@ export class SignInFlows {
 
 /**
  * Wait for the callback page served by Jupyter (own SPA client) to announce
- * its URL on the extension's BroadcastChannel: the page is on the lab's
- * origin, and the sign-in window has no `opener` to post to.
+ * its URL on this server's callback channel ({@link callbackChannelName}): the
+ * page is on the lab's origin, and the sign-in window has no `opener` to post
+ * to. Another server on the origin (another user's, under JupyterHub) hears
+ * nothing of it.
  */
 function waitForCallbackPage(
   stateId: string,
-  signal: AbortSignal
+  signal: AbortSignal,
+  baseUrl: string
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const channel = new BroadcastChannel('jupyterlab-carto-auth');
+    const channel = new BroadcastChannel(callbackChannelName(baseUrl));
     const onMessage = (event: MessageEvent) => {
       if (event.origin !== window.location.origin) {
         return;

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -36,7 +39,8 @@ async def test_callback_page_posts_its_url_to_the_lab_and_clears_it(
     response = await http_server_client.fetch(f"{jp_base_url}carto-auth/callback?code=c&state=s")
     page = response.body.decode()
     assert "type: 'carto-auth:callback', url: window.location.href" in page
-    assert "new BroadcastChannel('jupyterlab-carto-auth')" in page
+    # One channel per server, named for its base path: never the origin-wide one.
+    assert "new BroadcastChannel('jupyterlab-carto-auth')" not in page
     # The sign-in window has no opener (the lab cuts it): the channel is the only path.
     assert "window.opener" not in page
     assert "history.replaceState(null, '', window.location.pathname)" in page
@@ -52,3 +56,48 @@ async def test_callback_page_csp_allows_exactly_its_own_script(http_server_clien
     assert f"script-src 'sha256-{digest}'" in csp
     assert "default-src 'none'" in csp
     assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+
+
+#: Runs the page's script with the few browser objects it touches, and prints the
+#: channels it posted on (a BroadcastChannel is per origin: its name is the scope).
+PAGE_RUNNER = r"""
+const [script, href] = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const url = new URL(href);
+const posted = [];
+globalThis.window = { location: { href, pathname: url.pathname }, close() {} };
+globalThis.history = { replaceState() {} };
+globalThis.document = { getElementById: () => ({}) };
+globalThis.setTimeout = () => 0;
+globalThis.BroadcastChannel = class {
+  constructor(name) { this.name = name; }
+  postMessage(message) { posted.push([this.name, message]); }
+};
+new Function(script)();
+process.stdout.write(JSON.stringify(posted));
+"""
+
+
+@pytest.mark.parametrize("jp_base_url", ["/", "/user/alice/", "/user/a%40b.c/named-1/"])
+async def test_callback_page_posts_on_the_channel_of_its_servers_base_path(
+    http_server_client, jp_base_url
+):
+    # Given the page as this server sends it,
+    response = await http_server_client.fetch(f"{jp_base_url}carto-auth/callback?code=c&state=s")
+    (script,) = re.findall(r"<script>(.*?)</script>", response.body.decode(), re.DOTALL)
+    href = f"http://127.0.0.1:8888{jp_base_url}carto-auth/callback?code=c&state=s"
+    # when it runs at its URL,
+    node = shutil.which("node")
+    assert node, "Node.js is needed to run the callback page's script"
+    done = subprocess.run(
+        [node, "-e", PAGE_RUNNER],
+        input=json.dumps([script, href]),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    # then it posts its URL once, on the channel src/scope.ts's callbackChannelName
+    # gives this base path (the lab listens there), and on no other.
+    assert json.loads(done.stdout) == [
+        [f"jupyterlab-carto-auth {jp_base_url}", {"type": "carto-auth:callback", "url": href}]
+    ]

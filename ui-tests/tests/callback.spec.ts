@@ -1,5 +1,7 @@
 // The callback page that Jupyter serves (a user's own SPA client) checks
-// nothing: it forwards its address on a BroadcastChannel to the lab's tabs.
+// nothing: it forwards its address on its server's BroadcastChannel (named
+// for the base path, so other servers on the origin hear nothing) to the
+// lab's tabs.
 // The lab takes only the address of its own attempt's `state`
 // (`waitForCallbackPage` in src/signin.ts): a callback of another attempt,
 // here the real page opened with another state, is ignored, and the attempt
@@ -42,22 +44,41 @@ test('a callback of another state is ignored; the attempt completes with its own
 
   // When the callback page is opened with another attempt's state and a
   // code (what a stale tab, or someone else's link, would do), a listener
-  // of the test in the lab's page sees the page forward it (the lab's own
-  // listener, created earlier, gets it first)
+  // of the test in the lab's page, on this server's channel (the extension's
+  // name and the server's base path), sees the page forward it (the lab's own
+  // listener, created earlier, gets it first); listeners on the origin-wide
+  // name and on another server's hear nothing
+  const baseUrl: string = await page.evaluate(
+    () => (window as any).jupyterapp.serviceManager.serverSettings.baseUrl
+  );
+  const channelName = `jupyterlab-carto-auth ${new URL(baseUrl).pathname}`;
+  await page.evaluate(() => {
+    const heard: string[] = [];
+    (window as any).__otherServersHeard = heard;
+    for (const name of [
+      'jupyterlab-carto-auth',
+      'jupyterlab-carto-auth /user/someone-else/'
+    ]) {
+      new BroadcastChannel(name).onmessage = () => heard.push(name);
+    }
+  });
   const forwarded = page.evaluate(
-    () =>
-      new Promise<string>(resolve => {
-        const channel = new BroadcastChannel('jupyterlab-carto-auth');
+    name =>
+      new Promise<string>((resolve, reject) => {
+        const channel = new BroadcastChannel(name);
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new Error(`nothing came on the channel "${name}" in 15 s`));
+        }, 15000);
         channel.onmessage = event => {
           if (String(event.data?.url).includes('forged-code')) {
+            clearTimeout(timer);
             channel.close();
             resolve(event.data.url);
           }
         };
-      })
-  );
-  const baseUrl = await page.evaluate(
-    () => (window as any).jupyterapp.serviceManager.serverSettings.baseUrl
+      }),
+    channelName
   );
   const other = await context.newPage();
   await other.goto(
@@ -72,6 +93,11 @@ test('a callback of another state is ignored; the attempt completes with its own
   // The page removes the code from its address bar
   await expect.poll(() => other.url()).not.toContain('forged-code');
   await other.close();
+  // Another server's lab on this origin (another user's, under JupyterHub)
+  // heard nothing of it
+  expect(
+    await page.evaluate(() => (window as any).__otherServersHeard)
+  ).toEqual([]);
 
   // Then the lab ignored it: the attempt goes on in the same popup...
   await expect(status).toHaveAttribute('data-status', 'signing-in');
