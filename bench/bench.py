@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             profile_dir.mkdir(parents=True, exist_ok=True)
         if "page" in parts:
             figures += labfigures.page_figures(
-                pairs=1 if args.quick else 10,
+                pairs=1 if args.quick else 20,
                 profile=profile_dir / "page-load.cpuprofile" if profile_dir else None,
             )
         if "session" in parts:

@@ -116,20 +116,26 @@ async function loadOnce(browser, url, profilePath) {
 }
 
 async function pageload(browser) {
-  const runs = { ours: [], absent: [] };
+  // The three labs in turn, the order rotating each round: ours, absent (no
+  // file of ours), and `jupyter labextension disable`d (our JS fetched, no
+  // plugin of ours activated), so ours/disabled is what our plugins cost and
+  // disabled/absent what fetching our files costs.
   const urls = { ours: config.ours_url, absent: config.absent_url };
-  await loadOnce(browser, urls.ours); // warm the servers once, not measured
-  await loadOnce(browser, urls.absent);
+  if (config.disabled_url) {
+    urls.disabled = config.disabled_url;
+  }
+  const names = Object.keys(urls);
+  const runs = Object.fromEntries(names.map(name => [name, []]));
+  for (const name of names) {
+    await loadOnce(browser, urls[name]); // warm the servers once, not measured
+  }
   for (let i = 0; i < config.pairs; i++) {
-    const order = i % 2 === 0 ? ['ours', 'absent'] : ['absent', 'ours'];
-    for (const name of order) {
+    const k = i % names.length;
+    for (const name of [...names.slice(k), ...names.slice(0, k)]) {
       runs[name].push(await loadOnce(browser, urls[name]));
     }
   }
   const result = { runs };
-  if (config.disabled_url) {
-    result.disabled = await loadOnce(browser, config.disabled_url);
-  }
   if (config.profile) {
     result.profile_top = (
       await loadOnce(browser, urls.ours, config.profile)
