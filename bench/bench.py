@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick:
             figures += pyfigures.figures(repeats=1, calls_repeats=1, sample_s=0.01)
         else:
-            figures += pyfigures.figures(repeats=11, calls_repeats=11, sample_s=0.1)
+            figures += pyfigures.figures(repeats=21, calls_repeats=11, sample_s=0.1)
     if "js" in parts:
         figures.append(js_figure())
     if "page" in parts or "session" in parts:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if "session" in parts:
             figures += labfigures.session_figures(
                 kernels=[1, 2] if args.quick else [1, 10, 50],
-                fanout_repeats=1 if args.quick else 3,
+                fanout_repeats=1 if args.quick else 5,
                 signin_repeats=1 if args.quick else 5,
                 ttl=8 if args.quick else 12,
                 profile=profile_dir / "refresh-fanout.cpuprofile" if profile_dir else None,
