@@ -1,6 +1,9 @@
 // The server scope: every browser store, channel and lock is named per server,
 // and a sealed session opens only for the server and the clear fields it was
 // sealed with (AES-GCM additional data).
+import * as fs from 'fs';
+import * as path from 'path';
+
 import { StateDB } from '@jupyterlab/statedb';
 
 import { SessionPersistence } from '../persistence';
@@ -30,6 +33,10 @@ if (!globalThis.crypto?.subtle) {
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const HUB = 'http://127.0.0.1:8000';
+const CALLBACK_PAGE = path.resolve(
+  __dirname,
+  '../../jupyterlab_carto_auth/server/static/callback.html'
+);
 
 function hubScope(
   owner: string,
@@ -147,12 +154,36 @@ describe('ServerScope names', () => {
     expect(callbackChannelName(`${HUB}/user/alice/`)).toBe(
       'jupyterlab-carto-auth /user/alice/'
     );
-    // callback.html computes it from its own path: {base}carto-auth/callback.
-    const pagePath = '/user/alice/carto-auth/callback';
-    const fromPage =
-      'jupyterlab-carto-auth ' +
-      pagePath.slice(0, pagePath.length - 'carto-auth/callback'.length);
-    expect(fromPage).toBe(callbackChannelName(`${HUB}/user/alice/`));
+    // The page's own script, run at {base}carto-auth/callback with the few
+    // browser objects it touches, posts on the channel the lab listens on.
+    const page = fs.readFileSync(CALLBACK_PAGE, 'utf-8');
+    const scripts = [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)];
+    expect(scripts).toHaveLength(1);
+    for (const base of ['/', '/user/alice/', '/user/a%40b.c/named-1/']) {
+      const href = `${HUB}${base}carto-auth/callback?code=c&state=s`;
+      const posted: string[] = [];
+      const fakeChannel = class {
+        constructor(readonly name: string) {}
+        postMessage(): void {
+          posted.push(this.name);
+        }
+      };
+      new Function(
+        'window',
+        'history',
+        'document',
+        'setTimeout',
+        'BroadcastChannel',
+        scripts[0][1]
+      )(
+        { location: { href, pathname: new URL(href).pathname }, close() {} },
+        { replaceState() {} },
+        { getElementById: () => ({}) },
+        () => 0,
+        fakeChannel
+      );
+      expect(posted).toEqual([callbackChannelName(`${HUB}${base}`)]);
+    }
   });
 
   it('says why kernels get nothing on another user’s server', () => {
