@@ -120,10 +120,11 @@ async function pageload(browser) {
   // file of ours), and `jupyter labextension disable`d (our JS fetched, no
   // plugin of ours activated), so ours/disabled is what our plugins cost and
   // disabled/absent what fetching our files costs.
-  const urls = { ours: config.ours_url, absent: config.absent_url };
-  if (config.disabled_url) {
-    urls.disabled = config.disabled_url;
-  }
+  const urls = {
+    ours: config.ours_url,
+    absent: config.absent_url,
+    disabled: config.disabled_url
+  };
   const names = Object.keys(urls);
   const runs = Object.fromEntries(names.map(name => [name, []]));
   for (const name of names) {

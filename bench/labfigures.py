@@ -239,23 +239,20 @@ def page_figures(pairs: int, profile: Path | None) -> list[Figure]:
             fig.ours = median(fig.samples["ours"])
             fig.comparator = median(fig.samples["absent"])
             fig.comparator_name = "extension absent"
-            if fig.samples.get("disabled"):
-                disabled = median(fig.samples["disabled"])
-                fig.notes.append(
-                    f"same run, `jupyter labextension disable`d (our JS fetched, no plugin "
-                    f"of ours activated): {disabled * 1000:.1f} ms; ours/disabled "
-                    f"{fig.ours / disabled:.3f}x (our plugins), disabled/absent "
-                    f"{disabled / fig.comparator:.3f}x (fetching our files)"
-                )
-        ours_js = median([r["ourBytes"] for r in runs["ours"]])
-        absent_js = median([r["ourBytes"] for r in runs["absent"]])
-        disabled_runs = runs.get("disabled") or [{}]
+            disabled = median(fig.samples["disabled"])
+            fig.notes.append(
+                f"same run, `jupyter labextension disable`d (our JS fetched, no plugin "
+                f"of ours activated): {disabled * 1000:.1f} ms; ours/disabled "
+                f"{fig.ours / disabled:.3f}x (our plugins), disabled/absent "
+                f"{disabled / fig.comparator:.3f}x (fetching our files)"
+            )
+        js = {n: median([r["ourBytes"] for r in runs[n]]) for n in runs}
         launcher.notes += [
             f"{len(runs['ours'])} rounds of the labs in turn (ours, absent, disabled; the "
             "order rotates), a fresh browser context (cold cache) each",
-            f"our JS fetched per page load: ours {ours_js:.0f} B, absent {absent_js:.0f} B, "
-            f"`jupyter labextension disable`d {disabled_runs[0].get('ourBytes', 0)} B "
-            f"in {disabled_runs[0].get('ourRequests', 0)} requests",
+            f"our JS fetched per page load: ours {js['ours']:.0f} B, absent {js['absent']:.0f} B, "
+            f"`jupyter labextension disable`d {js['disabled']:.0f} B "
+            f"in {median([r['ourRequests'] for r in runs['disabled']]):.0f} requests",
         ]
         if result.get("profile_top"):
             launcher.notes.append(f"profile: {profile}")
