@@ -9,7 +9,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "sandbox"))
+# The one port picker (outside the ephemeral range), re-exported for the bench modules.
+from ports import free_port as free_port  # noqa: E402
+
 CHROMIUM = os.environ.get("CARTO_BENCH_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -62,12 +65,6 @@ def rotations(names: list[str], repeats: int) -> Iterator[list[str]]:
     for rep in range(repeats):
         k = rep % len(names)
         yield names[k:] + names[:k]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(proc: subprocess.Popen[Any] | None, timeout: float = 10) -> None:

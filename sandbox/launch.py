@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from ports import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: The second sandbox account of ``--collaborative`` (another person on the same server)
@@ -43,12 +45,6 @@ COLLABORATION_LAB_EXTENSIONS = (
     "@jupyter/docprovider-extension",
     "@jupyter/collaboration-extension",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_sandbox(args: argparse.Namespace, lab_port: int) -> tuple[subprocess.Popen, dict]:

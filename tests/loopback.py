@@ -9,38 +9,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
+import ports  # the one port picker, shared with the sandbox and the bench
 
-def _can_bind(address: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    except OSError:
-        return False
-    with sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((address, port))
-            sock.listen(1)
-        except OSError:
-            return False
-    return True
-
+_can_bind = ports.can_bind
 
 HAS_IPV6_LOOPBACK = _can_bind("::1", 0)
 
 
 def free_port() -> int:
-    """A port that is free on 127.0.0.1 (and ::1 where there is IPv6)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not HAS_IPV6_LOOPBACK or _can_bind("::1", port):
-            return port
-    raise RuntimeError("no free port found")
+    """A port that is free on 127.0.0.1 (and ::1 where there is IPv6), outside the
+    ephemeral range (see ``sandbox/ports.py``: a port from ``bind(0)`` can be handed to
+    anyone before our server binds it)."""
+    return ports.free_port(("127.0.0.1", "::1") if HAS_IPV6_LOOPBACK else ("127.0.0.1",))
 
 
 def nobody_listens(port: int) -> bool:

@@ -13,8 +13,8 @@ const python =
 // Chosen once in the main process; workers inherit the environment.
 if (!process.env.CARTO_TEST_LAB_PORT) {
   process.env.CARTO_TEST_LAB_PORT = execFileSync(python, [
-    '-c',
-    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    // Outside the ephemeral range, so nothing else is handed it before the lab binds it.
+    path.join(root, 'sandbox', 'ports.py')
   ])
     .toString()
     .trim();

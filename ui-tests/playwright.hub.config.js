@@ -15,8 +15,8 @@ const python =
 
 if (!process.env.CARTO_HUB_PORT) {
   process.env.CARTO_HUB_PORT = execFileSync(python, [
-    '-c',
-    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    // Outside the ephemeral range, so nothing else is handed it before the lab binds it.
+    path.join(root, 'sandbox', 'ports.py')
   ])
     .toString()
     .trim();

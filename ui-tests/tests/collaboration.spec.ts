@@ -11,29 +11,17 @@ import {
   test
 } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { allowAccess } from './helpers';
+import { allowAccess, freePort, testPython } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
-const python =
-  process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
+const python = testPython;
 const NOTEBOOK = 'rtc/shared.ipynb';
-
-function freePort(): number {
-  return Number(
-    execFileSync(python, [
-      '-c',
-      'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-    ])
-      .toString()
-      .trim()
-  );
-}
 
 async function waitForPort(
   port: number,

@@ -12,7 +12,7 @@ import {
   test
 } from '@jupyterlab/galata';
 import { BrowserContext, Page, Request, Route } from '@playwright/test';
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -20,6 +20,7 @@ import * as path from 'path';
 
 import {
   allowAccess,
+  freePort,
   kernelIdle,
   logInOnSandbox,
   newNotebook,
@@ -27,7 +28,8 @@ import {
   sandboxHook,
   setLifetimes,
   setSource,
-  signInWithPopup
+  signInWithPopup,
+  testPython
 } from './helpers';
 
 const SESSION = 'jupyterlab-carto-auth:session';
@@ -547,19 +549,7 @@ waited = time.monotonic() - _t0`
 // --- the Jupyter server restarted -------------------------------------------
 
 const root = path.resolve(__dirname, '..', '..');
-const python =
-  process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
-
-function freePort(): number {
-  return Number(
-    execFileSync(python, [
-      '-c',
-      'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-    ])
-      .toString()
-      .trim()
-  );
-}
+const python = testPython;
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise<boolean>(resolve => {

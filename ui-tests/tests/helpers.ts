@@ -2,6 +2,7 @@
 // sandbox/launch.py) and where screenshots go.
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -376,4 +377,24 @@ export async function run(
   await setSource(page, index, source);
   await page.notebook.runCell(index);
   return ((await page.notebook.getCellTextOutput(index)) ?? []).join('');
+}
+
+/** The project's Python (the one `make install` set up), for the specs' own servers. */
+export const testPython =
+  process.env.CARTO_TEST_PYTHON ||
+  path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
+
+/**
+ * A free loopback port outside the kernel's ephemeral range (`sandbox/ports.py`): a
+ * port from `bind(0)` can be handed to a kernel's socket or a connection before the
+ * server we start binds it.
+ */
+export function freePort(): number {
+  return Number(
+    execFileSync(testPython, [
+      path.join(__dirname, '..', '..', 'sandbox', 'ports.py')
+    ])
+      .toString()
+      .trim()
+  );
 }

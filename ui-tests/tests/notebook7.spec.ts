@@ -2,28 +2,16 @@
 // sign in and show the account. This test starts its own sandbox and
 // Notebook 7 server on free loopback ports and stops them, even on failure.
 import { expect, test } from '@playwright/test';
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { logInOnSandbox } from './helpers';
+import { freePort, logInOnSandbox, testPython } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
-const python =
-  process.env.CARTO_TEST_PYTHON || path.join(root, '.venv', 'bin', 'python');
-
-function freePort(): number {
-  return Number(
-    execFileSync(python, [
-      '-c',
-      'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-    ])
-      .toString()
-      .trim()
-  );
-}
+const python = testPython;
 
 async function waitForPort(
   port: number,
