@@ -37,6 +37,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -72,10 +73,15 @@ def server_paths() -> list[str]:
     return paths
 
 
+def harness_error(message: str) -> NoReturn:
+    """Stop the launcher: the hub spec's setup is broken, so the spec fails with this message."""
+    raise SystemExit(message)  # exit 1: Playwright's webServer fails and so does the spec; no skip
+
+
 def start_sandbox(hub_url: str) -> tuple[subprocess.Popen, dict]:
     node = shutil.which("node")
     if not node:
-        sys.exit("node was not found on PATH: install Node.js 20 (make install does it).")
+        harness_error("node was not found on PATH: install Node.js 20 (make install does it).")
     cmd = [node, str(ROOT / "sandbox" / "server.mjs"), "--callback-port", str(free_port())]
     for account in USERS.values():
         cmd += ["--user", f"{account['email']}:{account['password']}"]
@@ -91,7 +97,7 @@ def start_sandbox(hub_url: str) -> tuple[subprocess.Popen, dict]:
             break
     if not line.strip().startswith("{"):
         proc.kill()
-        sys.exit("The CARTO sandbox did not start within 30 s (see its messages above).")
+        harness_error("The CARTO sandbox did not start within 30 s (see its messages above).")
     return proc, json.loads(line)
 
 
@@ -104,7 +110,7 @@ def hub_lab_settings(info: dict) -> dict:
     """
     documented = json.loads(DOCS_OVERRIDES.read_text())[PLUGIN]
     if documented.get("clientId") != CLIENT_ID_PLACEHOLDER:
-        sys.exit(f"{DOCS_OVERRIDES}: clientId must be the placeholder {CLIENT_ID_PLACEHOLDER}")
+        harness_error(f"{DOCS_OVERRIDES}: clientId must be the placeholder {CLIENT_ID_PLACEHOLDER}")
     session = {
         **lab_settings(info)[PLUGIN],
         **documented,
@@ -120,7 +126,7 @@ def hub_config(workdir: Path, ports: dict[str, int], info: dict, run_id: str) ->
     (settings_dir / "overrides.json").write_text(json.dumps(hub_lab_settings(info), indent=2))
     proxy = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
-        sys.exit(
+        harness_error(
             f"{proxy} is missing: run `jlpm install` (configurable-http-proxy, a dev dependency)."
         )
     singleuser = Path(sys.executable).with_name("jupyterhub-singleuser")
