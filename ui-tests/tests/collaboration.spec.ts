@@ -11,45 +11,16 @@ import {
   test
 } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { allowAccess, freePort, testPython } from './helpers';
+import { allowAccess, freePort, testPython, waitForPort } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const python = testPython;
 const NOTEBOOK = 'rtc/shared.ipynb';
-
-async function waitForPort(
-  port: number,
-  proc: ChildProcess,
-  ms: number
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      throw new Error(`the collaborative lab exited with ${proc.exitCode}`);
-    }
-    const open = await new Promise<boolean>(resolve => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) {
-      return;
-    }
-    await new Promise(resolve => setTimeout(resolve, 500));
-  }
-  throw new Error(
-    `the collaborative lab did not open port ${port} in ${ms} ms`
-  );
-}
 
 /** Sign in through the popup as `user` (each browser context has its own cookies). */
 async function signInAs(
@@ -151,7 +122,9 @@ test('two people on one notebook: the kernel keeps the first one’s CARTO ident
   );
   const pages: IJupyterLabPageFixture[] = [];
   try {
-    await waitForPort(port, server, 60000);
+    await waitForPort(port, server, 60000, {
+      name: 'the collaborative lab'
+    });
     const info = JSON.parse(fs.readFileSync(infoFile, 'utf-8'));
     const baseURL = `http://localhost:${port}`;
     const cell = {

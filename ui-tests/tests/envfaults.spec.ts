@@ -12,9 +12,8 @@ import {
   test
 } from '@jupyterlab/galata';
 import { BrowserContext, Page, Request, Route } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -29,7 +28,8 @@ import {
   setLifetimes,
   setSource,
   signInWithPopup,
-  testPython
+  testPython,
+  waitForPort
 } from './helpers';
 
 const SESSION = 'jupyterlab-carto-auth:session';
@@ -550,38 +550,7 @@ waited = time.monotonic() - _t0`
 
 const root = path.resolve(__dirname, '..', '..');
 const python = testPython;
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise<boolean>(resolve => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function waitForPort(
-  port: number,
-  open: boolean,
-  proc: ChildProcess,
-  ms: number
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      throw new Error(`sandbox/launch.py exited with ${proc.exitCode}`);
-    }
-    if ((await portOpen(port)) === open) {
-      return;
-    }
-    await new Promise(resolve => setTimeout(resolve, 250));
-  }
-  throw new Error(
-    `port ${port} did not ${open ? 'open' : 'close'} within ${ms} ms`
-  );
-}
+const LAUNCHER = 'sandbox/launch.py';
 
 test('the Jupyter server restarted while signed in: the session goes on, the new kernel gets the token', async ({
   browser,
@@ -612,7 +581,7 @@ test('the Jupyter server restarted while signed in: the session goes on, the new
   let passed = false;
   let context: BrowserContext | null = null;
   try {
-    await waitForPort(port, true, server, 90000);
+    await waitForPort(port, server, 90000, { name: LAUNCHER });
     const info = JSON.parse(fs.readFileSync(infoFile, 'utf-8'));
     const made = await fetch(`http://localhost:${port}/api/contents/restart`, {
       method: 'PUT',
@@ -698,8 +667,8 @@ test('the Jupyter server restarted while signed in: the session goes on, the new
     // When the Jupyter server restarts (its kernels end with it)
     const t0 = Date.now();
     process.kill(server.pid!, 'SIGUSR1');
-    await waitForPort(port, false, server, 30000);
-    await waitForPort(port, true, server, 90000);
+    await waitForPort(port, server, 30000, { open: false, name: LAUNCHER });
+    await waitForPort(port, server, 90000, { name: LAUNCHER });
     const restartMs = Date.now() - t0;
 
     // Then the lab is still signed in, and refreshes through the new server

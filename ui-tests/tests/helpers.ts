@@ -2,8 +2,9 @@
 // sandbox/launch.py) and where screenshots go.
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
-import { execFileSync } from 'child_process';
+import { ChildProcess, execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 
 /** The sandbox's ready line plus the lab URL. */
@@ -396,5 +397,41 @@ export function freePort(): number {
     ])
       .toString()
       .trim()
+  );
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise<boolean>(resolve => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Wait until `port` on 127.0.0.1 is open (or, with `open: false`, closed),
+ * at most `ms`; fails at once if `proc` (the server a spec started) exits.
+ */
+export async function waitForPort(
+  port: number,
+  proc: ChildProcess,
+  ms: number,
+  { open = true, name = 'the server' } = {}
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) {
+      throw new Error(`${name} exited with ${proc.exitCode}`);
+    }
+    if ((await portOpen(port)) === open) {
+      return;
+    }
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+  throw new Error(
+    `${name}: port ${port} did not ${open ? 'open' : 'close'} within ${ms} ms`
   );
 }

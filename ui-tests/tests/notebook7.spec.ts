@@ -2,42 +2,15 @@
 // sign in and show the account. This test starts its own sandbox and
 // Notebook 7 server on free loopback ports and stops them, even on failure.
 import { expect, test } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { freePort, logInOnSandbox, testPython } from './helpers';
+import { freePort, logInOnSandbox, testPython, waitForPort } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const python = testPython;
-
-async function waitForPort(
-  port: number,
-  proc: ChildProcess,
-  ms: number
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      throw new Error(`Notebook 7 server exited with ${proc.exitCode}`);
-    }
-    const open = await new Promise<boolean>(resolve => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) {
-      return;
-    }
-    await new Promise(resolve => setTimeout(resolve, 500));
-  }
-  throw new Error(`Notebook 7 did not open port ${port} within ${ms} ms`);
-}
 
 test('Notebook 7: the Settings menu signs in to CARTO and shows the account', async ({
   browser
@@ -60,7 +33,7 @@ test('Notebook 7: the Settings menu signs in to CARTO and shows the account', as
     { cwd: root, stdio: 'ignore' }
   );
   try {
-    await waitForPort(port, server, 60000);
+    await waitForPort(port, server, 60000, { name: 'Notebook 7' });
     const info = JSON.parse(fs.readFileSync(infoFile, 'utf-8'));
     const page = await browser.newPage();
     await page.goto(`http://localhost:${port}/tree`);
