@@ -1,6 +1,7 @@
 // The server scope: every browser store, channel and lock is named per server,
 // and a sealed session opens only for the server and the clear fields it was
 // sealed with (AES-GCM additional data).
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -36,6 +37,11 @@ const HUB = 'http://127.0.0.1:8000';
 const CALLBACK_PAGE = path.resolve(
   __dirname,
   '../../jupyterlab_carto_auth/server/static/callback.html'
+);
+// Runs the page's script as a browser would at a URL (shared with the server's tests).
+const PAGE_RUNNER = path.resolve(
+  __dirname,
+  '../../tests/server/run_callback_page.cjs'
 );
 
 function hubScope(
@@ -161,26 +167,11 @@ describe('ServerScope names', () => {
     expect(scripts).toHaveLength(1);
     for (const base of ['/', '/user/alice/', '/user/a%40b.c/named-1/']) {
       const href = `${HUB}${base}carto-auth/callback?code=c&state=s`;
-      const posted: string[] = [];
-      const fakeChannel = class {
-        constructor(readonly name: string) {}
-        postMessage(): void {
-          posted.push(this.name);
-        }
-      };
-      new Function(
-        'window',
-        'history',
-        'document',
-        'setTimeout',
-        'BroadcastChannel',
-        scripts[0][1]
-      )(
-        { location: { href, pathname: new URL(href).pathname }, close() {} },
-        { replaceState() {} },
-        { getElementById: () => ({}) },
-        () => 0,
-        fakeChannel
+      const out = execFileSync(process.execPath, [PAGE_RUNNER], {
+        input: JSON.stringify([scripts[0][1], href])
+      });
+      const posted = JSON.parse(out.toString()).map(
+        ([name]: [string, unknown]) => name
       );
       expect(posted).toEqual([callbackChannelName(`${HUB}${base}`)]);
     }

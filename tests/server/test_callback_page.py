@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -65,23 +66,8 @@ async def test_callback_page_csp_allows_exactly_its_own_script(http_server_clien
     assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
 
 
-#: Runs the page's script with the few browser objects it touches, and prints the
-#: channels it posted on (a BroadcastChannel is per origin: its name is the scope).
-PAGE_RUNNER = r"""
-const [script, href] = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-const url = new URL(href);
-const posted = [];
-globalThis.window = { location: { href, pathname: url.pathname }, close() {} };
-globalThis.history = { replaceState() {} };
-globalThis.document = { getElementById: () => ({}) };
-globalThis.setTimeout = () => 0;
-globalThis.BroadcastChannel = class {
-  constructor(name) { this.name = name; }
-  postMessage(message) { posted.push([this.name, message]); }
-};
-new Function(script)();
-process.stdout.write(JSON.stringify(posted));
-"""
+#: Runs the page's script as a browser would at a URL (shared with scope.spec.ts).
+PAGE_RUNNER = Path(__file__).with_name("run_callback_page.cjs")
 
 
 @pytest.mark.parametrize("jp_base_url", ["/", "/user/alice/", "/user/a%40b.c/named-1/"])
@@ -96,7 +82,7 @@ async def test_callback_page_posts_on_the_channel_of_its_servers_base_path(
     node = shutil.which("node")
     assert node, "Node.js is needed to run the callback page's script"
     done = subprocess.run(
-        [node, "-e", PAGE_RUNNER],
+        [node, str(PAGE_RUNNER)],
         input=json.dumps([script, href]),
         capture_output=True,
         text=True,
