@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import socket
-import sys
 
 #: Linux's default, used where /proc does not say (macOS's is 49152-65535, above it).
 _DEFAULT_EPHEMERAL = (32768, 60999)
@@ -78,4 +77,3 @@ def free_port(addresses: tuple[str, ...] = ("127.0.0.1",)) -> int:
 
 if __name__ == "__main__":
     print(free_port())
-    sys.exit(0)

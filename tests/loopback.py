@@ -17,9 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 import ports  # the one port picker, shared with the sandbox and the bench
 
-_can_bind = ports.can_bind
-
-HAS_IPV6_LOOPBACK = _can_bind("::1", 0)
+HAS_IPV6_LOOPBACK = ports.can_bind("::1", 0)
 
 
 def free_port() -> int:
@@ -42,7 +40,7 @@ def nobody_listens(port: int) -> bool:
             probe.settimeout(2)
             if probe.connect_ex((address, port)) == 0:
                 return False
-        if not _can_bind(address, port):
+        if not ports.can_bind(address, port):
             return False
     return True
 
