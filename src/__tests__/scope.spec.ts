@@ -41,7 +41,7 @@ const CALLBACK_PAGE = path.resolve(
 // Runs the page's script as a browser would at a URL (shared with the server's tests).
 const PAGE_RUNNER = path.resolve(
   __dirname,
-  '../../tests/server/run_callback_page.cjs'
+  '../../tests/server/run_callback_page.mjs'
 );
 
 function hubScope(

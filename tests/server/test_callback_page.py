@@ -67,7 +67,7 @@ async def test_callback_page_csp_allows_exactly_its_own_script(http_server_clien
 
 
 #: Runs the page's script as a browser would at a URL (shared with scope.spec.ts).
-PAGE_RUNNER = Path(__file__).with_name("run_callback_page.cjs")
+PAGE_RUNNER = Path(__file__).with_name("run_callback_page.mjs")
 
 
 @pytest.mark.parametrize("jp_base_url", ["/", "/user/alice/", "/user/a%40b.c/named-1/"])

@@ -2,7 +2,9 @@
 // few browser objects it touches, and prints the [channel name, message] pairs
 // it posted (a BroadcastChannel is per origin: its name is the scope).
 // Used by tests/server/test_callback_page.py and src/__tests__/scope.spec.ts.
-const [script, href] = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+import { readFileSync } from 'node:fs';
+
+const [script, href] = JSON.parse(readFileSync(0, 'utf8'));
 const posted = [];
 globalThis.window = {
   location: { href, pathname: new URL(href).pathname },
